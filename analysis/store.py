@@ -1,0 +1,168 @@
+"""The run store: one directory per run, the contract between the backend and the dashboard.
+
+    runs/<run_id>/manifest.json      config, method, seed, versions, data hash, status, schema
+                  metrics.parquet    long format: step, sparsity, split, metric, value
+                  layers.parquet     one row per prunable weight: layer, module, shape, sparsity
+                  masks.safetensors  bool masks; scores.safetensors; model.safetensors (dense)
+
+A run is written into runs/.tmp-<run_id>-<pid>/ and renamed into place when it ends, so a
+crash never leaves a half run that looks finished. No pickle: JSON, parquet, safetensors.
+Reading needs no torch: the dashboard imports this module only.
+"""
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+from safetensors.numpy import load_file, save_file
+
+SCHEMA_VERSION = 1
+STATUSES = ("running", "done", "failed")
+METRIC_COLUMNS = ["step", "sparsity", "split", "metric", "value"]
+LAYER_COLUMNS = ["name", "layer", "module", "rows", "cols", "numel", "nonzero", "sparsity"]
+MANIFEST_KEYS = ("schema_version", "run_id", "status", "method", "sparsity", "seed", "config")
+TABLES = {"metrics": METRIC_COLUMNS, "layers": LAYER_COLUMNS}
+
+
+def runs_root(path: str | Path | None = None) -> Path:
+    """The runs directory: `path`, else $PRUNESCOPE_RUNS, else ./runs."""
+    return Path(path or os.environ.get("PRUNESCOPE_RUNS", "runs"))
+
+
+class RunWriter:
+    """Writes one run into a temporary directory; `finish` renames it into place."""
+
+    def __init__(self, root: Path, run_id: str, manifest: dict):
+        self.root = Path(root)
+        self.target = self.root / run_id
+        self.tmp = self.root / f".tmp-{run_id}-{os.getpid()}"
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.tmp.mkdir(parents=True)
+        self.started = time.time()
+        self.manifest = {
+            "schema_version": SCHEMA_VERSION, "run_id": run_id, "status": "running",
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **manifest,
+        }
+        self._write_manifest()
+
+    def _write_manifest(self) -> None:
+        path = self.tmp / "manifest.json"
+        path.write_text(json.dumps(self.manifest, indent=2, sort_keys=True, default=_jsonable))
+
+    def table(self, name: str, frame: pd.DataFrame) -> None:
+        missing = set(TABLES[name]) - set(frame.columns)
+        if missing:
+            raise ValueError(f"{name} table lacks columns {sorted(missing)}")
+        frame.to_parquet(self.tmp / f"{name}.parquet", index=False)
+
+    def tensors(self, name: str, arrays: dict[str, np.ndarray]) -> None:
+        save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()},
+                  self.tmp / f"{name}.safetensors")
+
+    @property
+    def path(self) -> Path:
+        """Where files of this run are being written (for writers that take a path)."""
+        return self.tmp
+
+    def finish(self, status: str = "done", **fields) -> Path:
+        """Record the final status and fields, then move the run into place (replacing a failed one)."""
+        self.manifest.update(status=status, duration_s=round(time.time() - self.started, 2), **fields)
+        self._write_manifest()
+        if self.target.exists():
+            shutil.rmtree(self.target)
+        os.replace(self.tmp, self.target)
+        return self.target
+
+    def discard(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _jsonable(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run directory as found on disk; `problem` says why it is broken (then status 'broken')."""
+
+    run_id: str
+    path: Path
+    manifest: dict
+    problem: str | None = None
+
+    @property
+    def status(self) -> str:
+        return "broken" if self.problem else self.manifest["status"]
+
+    @property
+    def method(self) -> str:
+        return self.manifest.get("method", "?")
+
+    @property
+    def label(self) -> str:
+        """A short human name: method, sparsity, seed."""
+        if self.problem:
+            return f"{self.run_id} (broken)"
+        m = self.manifest
+        return f"{m['method']} · {100 * m['sparsity']:.0f}% · seed {m['seed']} · {self.run_id}"
+
+
+def _problem(path: Path, manifest: dict | None) -> str | None:
+    if manifest is None:
+        return "manifest.json missing or not valid JSON"
+    missing = [key for key in MANIFEST_KEYS if key not in manifest]
+    if missing:
+        return f"manifest lacks {', '.join(missing)}"
+    if manifest["schema_version"] != SCHEMA_VERSION:
+        return f"schema version {manifest['schema_version']} (this build reads {SCHEMA_VERSION})"
+    if manifest["status"] not in STATUSES:
+        return f"unknown status {manifest['status']!r}"
+    if manifest["run_id"] != path.name:
+        return f"manifest run_id {manifest['run_id']} does not match the directory"
+    if manifest["status"] == "done":
+        for name, columns in TABLES.items():
+            try:
+                present = pq.read_schema(path / f"{name}.parquet").names
+            except (OSError, pq.lib.ArrowException) as error:
+                return f"{name}.parquet unreadable: {type(error).__name__}"
+            if set(columns) - set(present):
+                return f"{name}.parquet lacks columns {sorted(set(columns) - set(present))}"
+    return None
+
+
+def read_run(path: Path) -> Run:
+    """A run directory, validated: a broken one is returned with its problem, never raised."""
+    try:
+        manifest = json.loads((path / "manifest.json").read_text())
+        manifest = manifest if isinstance(manifest, dict) else None
+    except (OSError, ValueError):
+        manifest = None
+    return Run(path.name, path, manifest or {}, _problem(path, manifest))
+
+
+def list_runs(root: str | Path | None = None) -> list[Run]:
+    """Every run directory under `root` (temporary ones excluded), newest first."""
+    root = runs_root(root)
+    if not root.is_dir():
+        return []
+    runs = [read_run(p) for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    return sorted(runs, key=lambda r: (r.manifest.get("created", ""), r.run_id), reverse=True)
+
+
+def load_table(run: Run, name: str) -> pd.DataFrame:
+    return pd.read_parquet(run.path / f"{name}.parquet")
+
+
+def load_tensors(run: Run, name: str) -> dict[str, np.ndarray]:
+    path = run.path / f"{name}.safetensors"
+    return load_file(path) if path.exists() else {}

@@ -1,0 +1,28 @@
+"""PruneScope's backend: score, mask, fine-tune and record pruned transformers.
+
+Library API:
+    prunable_parameters(model) -> {name: Parameter}
+    score(method, model, batches, **hparams) -> {name: Tensor shaped like the parameter}
+    masks_from_scores(scores, sparsity, allocation="global") -> {name: bool Tensor}
+    apply_masks(model, masks); remove_masks(model)
+    METHODS: {name: Method}
+"""
+
+__version__ = "0.1.0"
+
+from .architectures import prunable_parameters  # noqa: E402
+from .masks import apply_masks, masks_from_scores, remove_masks, to_torch_prune  # noqa: E402
+from .methods import METHODS  # noqa: E402
+
+
+def score(method: str, model, batches=(), **hparams):
+    """Scores of `method` (a key of METHODS) for every prunable weight of `model`."""
+    if method not in METHODS:
+        raise ValueError(f"method: {method!r} is not one of {', '.join(METHODS)}")
+    return METHODS[method].score(model, list(batches), **METHODS[method].check_hparams(hparams))
+
+
+__all__ = [
+    "METHODS", "apply_masks", "masks_from_scores", "prunable_parameters", "remove_masks", "score",
+    "to_torch_prune",
+]

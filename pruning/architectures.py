@@ -1,0 +1,142 @@
+"""Where each supported transformer keeps its blocks, and what every linear module in a block does.
+
+One rule decides what is prunable for every method (ALGORITHMS.md): the weights of the
+linear modules inside the transformer blocks (attention q/k/v/out, FFN in/out and, for
+gated FFNs, gate) plus the pooler. Embeddings, LayerNorms, biases and the task head are
+never pruned. The same table names each block's roles, which structured pruning needs.
+"""
+
+from dataclasses import dataclass
+
+from torch import nn
+
+ROLES = ("q", "k", "v", "qkv", "o", "ffn_gate", "ffn_in", "ffn_out", "pooler")
+"""Canonical module roles, in display order. `qkv` is GPT-2's fused projection."""
+
+
+@dataclass(frozen=True)
+class BlockLayout:
+    """Dotted paths, relative to the base model, of the block list and of each role in a block.
+
+    `fused_qkv`: q, k and v are the three thirds of one projection's output (GPT-2 `c_attn`).
+    `transposed`: weights are stored (in, out) as in GPT-2's Conv1D, not (out, in).
+    """
+
+    blocks: str
+    roles: dict[str, str]
+    pooler: str | None = None
+    fused_qkv: bool = False
+    transposed: bool = False
+
+
+LAYOUTS: dict[str, BlockLayout] = {
+    "bert": BlockLayout(
+        blocks="encoder.layer",
+        roles={
+            "q": "attention.self.query",
+            "k": "attention.self.key",
+            "v": "attention.self.value",
+            "o": "attention.output.dense",
+            "ffn_in": "intermediate.dense",
+            "ffn_out": "output.dense",
+        },
+        pooler="pooler.dense",
+    ),
+    "vit": BlockLayout(
+        blocks="layers",
+        roles={
+            "q": "attention.q_proj",
+            "k": "attention.k_proj",
+            "v": "attention.v_proj",
+            "o": "attention.o_proj",
+            "ffn_in": "mlp.fc1",
+            "ffn_out": "mlp.fc2",
+        },
+    ),
+    "clip": BlockLayout(
+        blocks="vision_model.encoder.layers",
+        roles={
+            "q": "self_attn.q_proj",
+            "k": "self_attn.k_proj",
+            "v": "self_attn.v_proj",
+            "o": "self_attn.out_proj",
+            "ffn_in": "mlp.fc1",
+            "ffn_out": "mlp.fc2",
+        },
+    ),
+    "gpt2": BlockLayout(
+        blocks="h",
+        roles={"qkv": "attn.c_attn", "o": "attn.c_proj", "ffn_in": "mlp.c_fc", "ffn_out": "mlp.c_proj"},
+        fused_qkv=True,
+        transposed=True,
+    ),
+    "llama": BlockLayout(
+        blocks="layers",
+        roles={
+            "q": "self_attn.q_proj",
+            "k": "self_attn.k_proj",
+            "v": "self_attn.v_proj",
+            "o": "self_attn.o_proj",
+            "ffn_gate": "mlp.gate_proj",
+            "ffn_in": "mlp.up_proj",
+            "ffn_out": "mlp.down_proj",
+        },
+    ),
+}
+
+
+@dataclass(frozen=True)
+class PrunableWeight:
+    """One prunable weight matrix: its parameter name, block index (None for the pooler), role."""
+
+    name: str
+    layer: int | None
+    role: str
+    module: nn.Module
+
+
+def layout_of(model: nn.Module) -> BlockLayout:
+    """The block layout of `model`, or a ValueError naming the supported model types."""
+    model_type = getattr(getattr(model, "config", None), "model_type", None)
+    if model_type not in LAYOUTS:
+        raise ValueError(
+            f"model type {model_type!r} is not supported; supported: {', '.join(sorted(LAYOUTS))}"
+        )
+    return LAYOUTS[model_type]
+
+
+def _base_prefix(model: nn.Module) -> str:
+    """Dotted prefix of the base model inside a task model ('' when `model` is the base)."""
+    prefix = getattr(model, "base_model_prefix", "")
+    return f"{prefix}." if prefix and hasattr(model, prefix) else ""
+
+
+def prunable_weights(model: nn.Module) -> list[PrunableWeight]:
+    """Every prunable weight matrix of `model`, block by block in role order, then the pooler."""
+    layout = layout_of(model)
+    prefix = _base_prefix(model)
+    blocks = model.get_submodule(prefix + layout.blocks)
+    found = []
+    for index in range(len(blocks)):
+        for role in ROLES:
+            if role in layout.roles:
+                path = f"{prefix}{layout.blocks}.{index}.{layout.roles[role]}"
+                found.append(PrunableWeight(f"{path}.weight", index, role, model.get_submodule(path)))
+    if layout.pooler is not None and _has_submodule(model, prefix + layout.pooler):
+        path = prefix + layout.pooler
+        found.append(PrunableWeight(f"{path}.weight", None, "pooler", model.get_submodule(path)))
+    return found
+
+
+def _has_submodule(model: nn.Module, path: str) -> bool:
+    try:
+        model.get_submodule(path)
+    except AttributeError:
+        return False
+    return True
+
+
+def prunable_parameters(model: nn.Module) -> dict[str, nn.Parameter]:
+    """name -> Parameter for every prunable weight of `model` (the one rule of ALGORITHMS.md)."""
+    params = dict(model.named_parameters())
+    return {w.name: params[w.name] for w in prunable_weights(model)}

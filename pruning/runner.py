@@ -1,0 +1,201 @@
+"""Execute one run config end to end and write it to the run store.
+
+dense run:  load -> evaluate -> fine-tune ([dense]) -> evaluate -> save weights
+pruned run: dense run (found or made) -> score -> masks -> evaluate -> recover ([finetune])
+            -> evaluate
+Everything that can fail on bad input (config, data, model) is loaded before the run's
+directory is created; a run found done under its run_id is returned as it is.
+"""
+
+import itertools
+import os
+import platform
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import transformers
+from safetensors.torch import load_model as load_weights
+from safetensors.torch import save_model as save_weights
+
+from analysis.store import RunWriter, read_run, runs_root
+
+from . import __version__
+from .architectures import prunable_weights
+from .config import ConfigError, RunConfig
+from .data import Encoded, Splits, encode_images, encode_texts, load_examples, split
+from .masks import apply_masks, masks_from_scores
+from .methods import METHODS
+from .models import is_image_model, load_model, load_tokenizer
+from .train import endless_batches, evaluate, finetune
+
+Progress = Callable[[str, int, int], None]
+"""on_progress(stage, done, total)"""
+
+
+def cache_dir() -> Path:
+    """Where tokenised data sets are cached ($PRUNESCOPE_CACHE, else ~/.cache/prunescope)."""
+    return Path(os.environ.get("PRUNESCOPE_CACHE", Path.home() / ".cache" / "prunescope"))
+
+
+@dataclass
+class Prepared:
+    """A run's inputs, loaded and checked before anything is written."""
+
+    config: RunConfig
+    splits: Splits
+    encoded: dict[str, Encoded]
+    model: torch.nn.Module
+    base: Path | None
+
+
+def prepare(config: RunConfig, base: Path | None = None) -> Prepared:
+    """Load the data and the model of `config` (from the dense run's weights when it saved any)."""
+    try:
+        examples = load_examples(config.data.name, config.data.text_column, config.data.label_column)
+    except (FileNotFoundError, ValueError) as error:
+        raise ConfigError(f"data.name: {error}") from None
+    splits = split(examples, config.data.split_seed, config.data.val_fraction,
+                   config.data.test_fraction, config.data.max_train, config.data.max_eval)
+    try:
+        image = is_image_model(config.model.name)
+        tokenizer = None if image else load_tokenizer(config.model.name)
+        model = load_model(config.model.name, len(examples.label_names), config.seed)
+    except OSError as error:
+        raise ConfigError(
+            f"model.name: cannot load {config.model.name!r} ({error}); use minilm, "
+            "tiny-bert|vit|clip|gpt2|llama, a local path or an HF id already in the cache"
+        ) from None
+    if image != examples.is_image:
+        kind = "image" if image else "text"
+        raise ConfigError(f"model.name: {config.model.name} is a {kind} model but data.name "
+                          f"{config.data.name} is not {kind} data")
+    if base is not None and (base / "model.safetensors").exists():
+        load_weights(model, base / "model.safetensors")
+    encoded = {
+        part: encode_images(ex) if image else encode_texts(ex, tokenizer, config.model.max_length,
+                                                           cache_dir() / "tokens")
+        for part, ex in splits.parts().items()
+    }
+    return Prepared(config, splits, encoded, model, base)
+
+
+def _metric_rows(step: int, sparsity: float, split_name: str, metrics: dict) -> list[dict]:
+    return [dict(step=step, sparsity=sparsity, split=split_name, metric=k, value=float(v))
+            for k, v in metrics.items()]
+
+
+def layer_table(model: torch.nn.Module) -> pd.DataFrame:
+    """One row per prunable weight: block, role, shape, non-zeros and sparsity as they are now."""
+    rows = []
+    for w in prunable_weights(model):
+        param = w.module.get_parameter(w.name.rpartition(".")[2])
+        nonzero = int(param.count_nonzero())
+        rows.append(dict(name=w.name, layer=-1 if w.layer is None else w.layer, module=w.role,
+                         rows=param.shape[0], cols=param.shape[1], numel=param.numel(),
+                         nonzero=nonzero, sparsity=1 - nonzero / param.numel()))
+    return pd.DataFrame(rows)
+
+
+def _manifest(prepared: Prepared) -> dict:
+    config = prepared.config
+    return {
+        "method": config.method, "sparsity": config.sparsity, "seed": config.seed,
+        "config": asdict(config), "model": config.model.name, "data": {
+            "name": config.data.name, "hash": prepared.splits.digest(),
+            "sizes": {k: len(v) for k, v in prepared.splits.parts().items()},
+            "label_names": prepared.splits.train.label_names,
+        },
+        "base_run": prepared.base.name if prepared.base else None,
+        "versions": {
+            "prunescope": __version__, "python": sys.version.split()[0], "torch": torch.__version__,
+            "transformers": transformers.__version__, "numpy": np.__version__,
+        },
+        "machine": {"platform": platform.platform(), "torch_threads": torch.get_num_threads()},
+    }
+
+
+def _score_batches(prepared: Prepared) -> list[dict]:
+    prune, train = prepared.config.prune, prepared.config.finetune
+    if not METHODS[prune.method].uses_data:
+        return []
+    stream = endless_batches(prepared.encoded["train"], train.batch_size, prepared.config.seed)
+    return list(itertools.islice(stream, prune.score_batches))
+
+
+def _relative_half(scores: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
+    """Scores as float16 of score / max|score| per tensor: ranks within a tensor, 2 bytes each."""
+    out = {}
+    for name, s in scores.items():
+        top = float(s.abs().max()) or 1.0
+        out[name] = (s.float() / top).numpy().astype(np.float16)
+    return out
+
+
+def _compute(prepared: Prepared, writer: RunWriter, on_progress: Progress | None) -> dict:
+    config, model = prepared.config, prepared.model
+    val, test = prepared.encoded["validation"], prepared.encoded["test"]
+    rows: list[dict] = []
+    sparsity = config.sparsity
+    if config.prune is not None:
+        method = METHODS[config.prune.method]
+        hparams = method.check_hparams(config.prune.hparams)
+        if "seed" in method.hparams and "seed" not in config.prune.hparams:
+            hparams["seed"] = config.seed
+        model.eval()
+        scores = method.score(model, _score_batches(prepared), **hparams)
+        masks = masks_from_scores(scores, sparsity, config.prune.allocation)
+        apply_masks(model, masks)
+        writer.tensors("masks", {n: m.numpy() for n, m in masks.items()})
+        writer.tensors("scores", _relative_half(scores))
+        train_config, stage = config.finetune, f"recover {config.method} {sparsity:.0%}"
+    else:
+        train_config, stage = config.dense, "fine-tune dense"
+    initial = evaluate(model, val)
+    rows += _metric_rows(0, sparsity, "validation", initial)
+    torch.manual_seed(config.seed)
+    history = finetune(
+        model, prepared.encoded["train"], train_config, config.seed,
+        evaluate_fn=lambda m: evaluate(m, val), description=stage,
+        on_progress=(lambda done, total: on_progress(stage, done, total)) if on_progress else None,
+    )
+    for step, metrics in history.evaluations:
+        rows += _metric_rows(step, sparsity, "validation", metrics)
+    rows += [dict(step=i + 1, sparsity=sparsity, split="train", metric="loss", value=v)
+             for i, v in enumerate(history.train_loss)]
+    final_val = history.evaluations[-1][1] if history.evaluations else initial
+    final_test = evaluate(model, test)
+    rows += _metric_rows(train_config.steps, sparsity, "test", final_test)
+    writer.table("metrics", pd.DataFrame(rows, columns=["step", "sparsity", "split", "metric", "value"]))
+    layers = layer_table(model)
+    writer.table("layers", layers)
+    if config.prune is None and train_config.steps > 0:
+        save_weights(model, str(writer.path / "model.safetensors"))
+    kept = int(layers["nonzero"].sum())
+    return {"results": {"validation": final_val, "test": final_test,
+                        "kept_weights": kept, "prunable_weights": int(layers["numel"].sum())}}
+
+
+def execute(config: RunConfig, root: str | Path | None = None,
+            on_progress: Progress | None = None) -> Path:
+    """Run `config` (its dense run first when pruning) unless it is already done; return its path."""
+    root = runs_root(root)
+    target = root / config.run_id
+    if target.exists() and read_run(target).status == "done":
+        return target
+    base = execute(config.dense_config(), root, on_progress) if config.prune is not None else None
+    prepared = prepare(config, base)
+    writer = RunWriter(root, config.run_id, _manifest(prepared))
+    try:
+        fields = _compute(prepared, writer, on_progress)
+    except Exception as error:
+        writer.finish("failed", error=f"{type(error).__name__}: {error}")
+        raise
+    except BaseException:
+        writer.discard()
+        raise
+    return writer.finish("done", **fields)
