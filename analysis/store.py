@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 from safetensors.numpy import load_file, save_file
 
@@ -133,7 +134,7 @@ def _problem(path: Path, manifest: dict | None) -> str | None:
         for name, columns in TABLES.items():
             try:
                 present = pq.read_schema(path / f"{name}.parquet").names
-            except (OSError, pq.lib.ArrowException) as error:
+            except (OSError, pa.ArrowException) as error:
                 return f"{name}.parquet unreadable: {type(error).__name__}"
             if set(columns) - set(present):
                 return f"{name}.parquet lacks columns {sorted(set(columns) - set(present))}"

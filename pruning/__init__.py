@@ -10,9 +10,9 @@ Library API:
 
 __version__ = "0.1.0"
 
-from .architectures import prunable_parameters  # noqa: E402
-from .masks import apply_masks, masks_from_scores, remove_masks, to_torch_prune  # noqa: E402
-from .methods import METHODS  # noqa: E402
+from .architectures import prunable_parameters
+from .masks import apply_masks, masks_from_scores, remove_masks, to_torch_prune
+from .methods import METHODS
 
 
 def score(method: str, model, batches=(), **hparams):

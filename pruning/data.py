@@ -116,11 +116,10 @@ NAMED = {
 
 
 def _from_table(table: pd.DataFrame, text_column: str, label_column: str, source: str) -> Examples:
-    for column in (text_column, label_column):
+    for field, column in (("text_column", text_column), ("label_column", label_column)):
         if column not in table.columns:
-            raise ValueError(
-                f"data: column {column!r} not in {source}; columns: {', '.join(map(str, table.columns))}"
-            )
+            raise ValueError(f"data.{field}: column {column!r} not in {source}; "
+                             f"columns: {', '.join(map(str, table.columns))}")
     table = table.dropna(subset=[text_column, label_column])
     names = sorted(table[label_column].astype(str).unique())
     labels = table[label_column].astype(str).map(names.index).to_numpy(np.int64)

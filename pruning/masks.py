@@ -15,6 +15,7 @@ from collections import defaultdict
 
 import torch
 from torch import nn
+from torch.nn.utils import prune as torch_prune
 
 ALLOCATIONS = ("global", "layer", "module")
 _ATTRIBUTE = "_prunescope_masks"
@@ -126,7 +127,7 @@ def to_torch_prune(model: nn.Module) -> nn.Module:
     masks = remove_masks(model) or {}
     for name, mask in masks.items():
         module_name, _, attribute = name.rpartition(".")
-        torch.nn.utils.prune.custom_from_mask(model.get_submodule(module_name), attribute, mask)
+        torch_prune.custom_from_mask(model.get_submodule(module_name), attribute, mask)
     return model
 
 

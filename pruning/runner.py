@@ -57,8 +57,10 @@ def prepare(config: RunConfig, base: Path | None = None) -> Prepared:
     """Load the data and the model of `config` (from the dense run's weights when it saved any)."""
     try:
         examples = load_examples(config.data.name, config.data.text_column, config.data.label_column)
-    except (FileNotFoundError, ValueError) as error:
+    except FileNotFoundError as error:
         raise ConfigError(f"data.name: {error}") from None
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
     splits = split(examples, config.data.split_seed, config.data.val_fraction,
                    config.data.test_fraction, config.data.max_train, config.data.max_eval)
     try:
@@ -71,9 +73,9 @@ def prepare(config: RunConfig, base: Path | None = None) -> Prepared:
             "tiny-bert|vit|clip|gpt2|llama, a local path or an HF id already in the cache"
         ) from None
     if image != examples.is_image:
-        kind = "image" if image else "text"
-        raise ConfigError(f"model.name: {config.model.name} is a {kind} model but data.name "
-                          f"{config.data.name} is not {kind} data")
+        kind = "an image" if image else "a text"
+        raise ConfigError(f"model.name: {config.model.name} is {kind} model but data.name "
+                          f"{config.data.name} holds {'text' if image else 'images'}")
     if base is not None and (base / "model.safetensors").exists():
         load_weights(model, base / "model.safetensors")
     encoded = {

@@ -1,0 +1,30 @@
+"""Tables built from runs: one row per run with its final metrics, ready for figures."""
+
+import pandas as pd
+
+from .store import Run
+
+RUN_COLUMNS = [
+    "run_id", "label", "status", "method", "sparsity", "seed", "model", "data", "val_accuracy",
+    "val_f1", "val_mcc", "test_accuracy", "kept_fraction", "duration_s", "created", "problem",
+]
+
+
+def final_metrics(runs: list[Run]) -> pd.DataFrame:
+    """One row per run (broken ones included, with their problem) from the manifests alone."""
+    rows = []
+    for run in runs:
+        m = run.manifest
+        results = m.get("results", {})
+        val, test = results.get("validation", {}), results.get("test", {})
+        kept, total = results.get("kept_weights"), results.get("prunable_weights")
+        rows.append({
+            "run_id": run.run_id, "label": run.label, "status": run.status,
+            "method": m.get("method"), "sparsity": m.get("sparsity"), "seed": m.get("seed"),
+            "model": m.get("model"), "data": (m.get("data") or {}).get("name"),
+            "val_accuracy": val.get("accuracy"), "val_f1": val.get("f1"), "val_mcc": val.get("mcc"),
+            "test_accuracy": test.get("accuracy"),
+            "kept_fraction": kept / total if kept is not None and total else None,
+            "duration_s": m.get("duration_s"), "created": m.get("created"), "problem": run.problem,
+        })
+    return pd.DataFrame(rows, columns=RUN_COLUMNS)

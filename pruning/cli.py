@@ -1,0 +1,115 @@
+"""Command line: python -m pruning {run, list, show, demo, methods}.
+
+Exit codes: 0 done, 1 the run failed while computing, 2 bad input (nothing written).
+"""
+
+import argparse
+import json
+import sys
+
+import pandas as pd
+
+from analysis.store import Run, list_runs, load_table, read_run, runs_root
+from analysis.tables import final_metrics
+
+from .config import ConfigError, load_config
+from .methods import METHODS
+
+
+def _run(args) -> int:
+    from .runner import execute
+
+    overrides = list(args.set)
+    for flag, key in (("method", "prune.method"), ("sparsity", "prune.sparsity"), ("seed", "seed")):
+        if getattr(args, flag) is not None:
+            overrides.append(f"{key}={json.dumps(getattr(args, flag))}")
+    config = load_config(args.config, overrides)
+    path = execute(config, args.runs)
+    print(path)
+    return 0
+
+
+def _demo(args) -> int:
+    from .demo import run_demo
+
+    run_demo(args.runs)
+    return 0
+
+
+def _list(args) -> int:
+    runs = list_runs(args.runs)
+    if not runs:
+        print(f"no runs in {runs_root(args.runs)}; make one with: python -m pruning run CONFIG")
+        return 0
+    table = final_metrics(runs)
+    columns = ["run_id", "status", "method", "sparsity", "seed", "model", "data", "val_accuracy",
+               "test_accuracy"]
+    with pd.option_context("display.width", 160, "display.max_rows", 500):
+        print(table[columns].to_string(index=False))
+    return 0
+
+
+def _find(root, run_id: str) -> Run:
+    matches = [r for r in list_runs(root) if r.run_id.startswith(run_id)]
+    if len(matches) != 1:
+        found = "no run" if not matches else f"{len(matches)} runs"
+        raise ConfigError(f"run: {found} under {runs_root(root)} match {run_id!r}")
+    return read_run(matches[0].path)
+
+
+def _show(args) -> int:
+    run = _find(args.runs, args.run)
+    if run.problem:
+        print(f"{run.run_id}: broken ({run.problem})")
+        return 1
+    m = run.manifest
+    print(f"{run.run_id}  {run.label}  status={m['status']}  model={m.get('model')}  "
+          f"data={m.get('data', {}).get('name')}  data_hash={m.get('data', {}).get('hash', '')[:12]}")
+    print(json.dumps(m.get("results", {}), indent=2))
+    if m["status"] == "done":
+        layers = load_table(run, "layers")
+        with pd.option_context("display.width", 160, "display.max_rows", 500):
+            print(layers[["layer", "module", "rows", "cols", "nonzero", "sparsity"]].to_string(index=False))
+    else:
+        print(m.get("error", ""))
+    return 0
+
+
+def _methods(args) -> int:
+    for method in METHODS.values():
+        print(f"{method.name:12s} {method.summary}  hparams: {method.hparams or '-'}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m pruning", description=__doc__.splitlines()[0])
+    sub = top.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="execute a TOML run config")
+    run.add_argument("config")
+    run.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+                     help="override a config field (repeatable)")
+    run.add_argument("--method", help=f"prune.method: one of {', '.join(METHODS)}")
+    run.add_argument("--sparsity", type=float, help="prune.sparsity in [0, 1)")
+    run.add_argument("--seed", type=int)
+    run.set_defaults(handler=_run)
+    for name, handler, text in (("list", _list, "list runs"), ("demo", _demo, "compute the demo"),
+                                ("methods", _methods, "list pruning methods")):
+        sub.add_parser(name, help=text).set_defaults(handler=handler)
+    show = sub.add_parser("show", help="a run's manifest, results and per-layer sparsity")
+    show.add_argument("run", help="run_id or a unique prefix")
+    show.set_defaults(handler=_show)
+    for command in sub.choices.values():
+        command.add_argument("--runs", default=None, help="runs directory (default $PRUNESCOPE_RUNS or ./runs)")
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:  # a run that failed while computing is recorded as failed
+        print(f"error: run failed: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1

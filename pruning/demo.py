@@ -1,0 +1,63 @@
+"""The built-in demo: configs/demo.toml's dense run, then each demo method at each sparsity.
+
+Progress goes to the terminal (tqdm) and to runs/.demo.json, which the dashboard polls.
+Runs already done are found by their run_id and skipped, so an interrupted demo resumes.
+"""
+
+import json
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from analysis.store import runs_root
+
+from .config import RunConfig, load_config
+from .runner import execute
+
+DEMO_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "demo.toml"
+DEMO_METHODS = ("magnitude", "random")
+DEMO_SPARSITIES = (0.5, 0.7, 0.9)
+STATUS_FILE = ".demo.json"
+
+
+def demo_configs() -> list[RunConfig]:
+    """The dense run first, then every method x sparsity, all from configs/demo.toml."""
+    base = load_config(DEMO_CONFIG)
+    pruned = [replace(base, prune=replace(base.prune, method=m, sparsity=s))
+              for m in DEMO_METHODS for s in DEMO_SPARSITIES]
+    return [base.dense_config(), *pruned]
+
+
+def _write_status(path: Path, **status) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"pid": os.getpid(), "updated": time.time(), **status}))
+    tmp.replace(path)
+
+
+def run_demo(root: str | Path | None = None) -> list[Path]:
+    """Compute (or find) every demo run; returns their directories."""
+    root = runs_root(root)
+    root.mkdir(parents=True, exist_ok=True)
+    status_path = root / STATUS_FILE
+    configs = demo_configs()
+    done: list[Path] = []
+    state = {"state": "running", "runs": len(configs), "run": 0, "stage": "loading", "step": 0,
+             "steps": 0}
+
+    def progress(stage: str, step: int, steps: int) -> None:
+        state.update(stage=stage, step=step, steps=steps)
+        _write_status(status_path, **state)
+
+    try:
+        for index, config in enumerate(tqdm(configs, desc="demo runs", unit="run")):
+            state.update(run=index, stage=f"{config.method} {config.sparsity:.0%}", step=0, steps=0)
+            _write_status(status_path, **state)
+            done.append(execute(config, root, on_progress=progress))
+    except BaseException as error:
+        _write_status(status_path, **{**state, "state": "failed", "error": repr(error)})
+        raise
+    _write_status(status_path, **{**state, "state": "done", "run": len(configs)})
+    return done

@@ -1,0 +1,44 @@
+"""Shared fixtures: tiny models of the five architectures, and real runs of the smoke config."""
+
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+torch.set_num_threads(1)
+
+ROOT = Path(__file__).resolve().parent.parent
+SMOKE = ROOT / "configs" / "smoke.toml"
+ARCHITECTURES = ("tiny-bert", "tiny-vit", "tiny-clip", "tiny-gpt2", "tiny-llama")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _token_cache(tmp_path_factory):
+    os.environ["PRUNESCOPE_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+
+
+def tiny_inputs(name: str, batch: int = 4, seed: int = 0) -> dict[str, torch.Tensor]:
+    """A real-shaped input batch for a tiny model (token ids or 1x28x28 images) with labels."""
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, 3, (batch,), generator=g)
+    if name in ("tiny-vit", "tiny-clip"):
+        return {"pixel_values": torch.randn(batch, 1, 28, 28, generator=g), "labels": labels}
+    ids = torch.randint(1000, 5000, (batch, 12), generator=g)
+    return {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": labels}
+
+
+@pytest.fixture(scope="session")
+def smoke_runs(tmp_path_factory) -> Path:
+    """A runs directory holding real smoke runs: dense, magnitude and random at 50% and 90%."""
+    from pruning.config import load_config
+    from pruning.runner import execute
+
+    root = tmp_path_factory.mktemp("runs")
+    base = load_config(SMOKE)
+    for method in ("magnitude", "random"):
+        for sparsity in (0.5, 0.9):
+            execute(replace(base, prune=replace(base.prune, method=method, sparsity=sparsity)), root)
+    return root

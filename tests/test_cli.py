@@ -1,0 +1,52 @@
+"""The CLI as a user runs it: run, cache hit, list, show, bad input with nothing written."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import ROOT, SMOKE
+
+pytestmark = pytest.mark.slow
+
+
+def cli(*args, runs):
+    env = {**os.environ, "PRUNESCOPE_RUNS": str(runs)}
+    return subprocess.run([sys.executable, "-m", "pruning", *map(str, args)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_run_list_show_and_cache_hit(tmp_path):
+    first = cli("run", SMOKE, "--sparsity", "0.6", runs=tmp_path)
+    assert first.returncode == 0, first.stderr
+    path = first.stdout.strip().splitlines()[-1]
+    manifest = json.loads((tmp_path / os.path.basename(path) / "manifest.json").read_text())
+    assert manifest["sparsity"] == 0.6 and manifest["status"] == "done"
+    assert "fine-tune dense" in first.stderr  # tqdm progress
+    again = cli("run", SMOKE, "--sparsity", "0.6", runs=tmp_path)
+    assert again.stdout == first.stdout and "fine-tune" not in again.stderr  # found, not redone
+    listed = cli("list", runs=tmp_path)
+    assert "magnitude" in listed.stdout and "dense" in listed.stdout
+    shown = cli("show", manifest["run_id"][:6], runs=tmp_path)
+    assert shown.returncode == 0 and "ffn_in" in shown.stdout and '"accuracy"' in shown.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--method", "snap"], "prune.method: 'snap' is not allowed; allowed: magnitude, random"),
+    (["--sparsity", "1.2"], "prune.sparsity: 1.2 is not allowed"),
+    (["--set", 'data.name="imdb"'], "data.name: unknown data set 'imdb'; allowed:"),
+    (["--set", 'model.name="tiny-vit"'], "model.name: tiny-vit is an image model"),
+    (["--set", "finetune.lr=-1"], "finetune.lr: -1.0 is not allowed; must be > 0"),
+])
+def test_bad_input_exits_2_names_the_field_and_writes_nothing(tmp_path, args, message):
+    result = cli("run", SMOKE, *args, runs=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
+def test_show_unknown_run(tmp_path):
+    result = cli("show", "nope", runs=tmp_path)
+    assert result.returncode == 2 and "no run" in result.stderr

@@ -1,0 +1,49 @@
+"""Config loading: TOML, overrides, every bad field named with its allowed values, run_id."""
+
+import pytest
+
+from pruning.config import ConfigError, config_from_dict, load_config
+
+from .conftest import SMOKE
+
+
+def test_smoke_loads_and_overrides_apply():
+    config = load_config(SMOKE, ["prune.sparsity=0.7", 'prune.method="random"', "seed=3"])
+    assert (config.prune.sparsity, config.prune.method, config.seed) == (0.7, "random", 3)
+
+
+def test_run_id_depends_on_the_result_defining_fields_only():
+    a = load_config(SMOKE)
+    assert a.run_id == load_config(SMOKE).run_id
+    assert a.run_id != load_config(SMOKE, ["prune.sparsity=0.6"]).run_id
+    dense = a.dense_config()
+    assert dense.prune is None and dense.run_id != a.run_id
+    # a dense run does not depend on the recovery budget of the runs that prune it
+    assert dense.run_id == load_config(SMOKE, ["finetune.steps=99"]).dense_config().run_id
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"prune": {"method": "snap"}}, "prune.method: 'snap' is not allowed; allowed: magnitude, random"),
+    ({"prune": {"sparsity": 1.0}}, r"prune.sparsity: 1.0 is not allowed; must be in \[0, 1\)"),
+    ({"prune": {"allocation": "rows"}}, "prune.allocation: 'rows' is not allowed; allowed: global, layer, module"),
+    ({"prune": {"sparsity": "half"}}, "prune.sparsity: expected float"),
+    ({"dense": {"decay": "step"}}, "dense.decay: 'step' is not allowed; must be one of linear, cosine, constant"),
+    ({"dense": {"steps": 1.5}}, "dense.steps: expected int"),
+    ({"model": {"nmae": "x"}}, "model.nmae: unknown field; allowed: name, max_length"),
+    ({"colour": 1}, "colour: unknown field; allowed: seed, model, data, dense, prune, finetune"),
+    ({"data": {"val_fraction": 0.6, "test_fraction": 0.5}}, "val_fraction \\+ data.test_fraction"),
+    ({"prune": {"hparams": {"beta": 1}}}, "prune.hparams: beta not known to magnitude; allowed: none"),
+])
+def test_bad_fields_are_named_with_allowed_values(values, message):
+    with pytest.raises(ConfigError, match=message):
+        config_from_dict(values)
+
+
+def test_bad_files_and_overrides(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "none.toml")
+    (tmp_path / "bad.toml").write_text("seed = = 1")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(tmp_path / "bad.toml")
+    with pytest.raises(ConfigError, match=r"expected section\.field=value"):
+        load_config(SMOKE, ["sparsity"])

@@ -1,0 +1,157 @@
+"""Mask invariants: exact counts, deterministic ties, zero forward, no update, bake-in, export."""
+
+import copy
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pruning import apply_masks, masks_from_scores, prunable_parameters, remove_masks, score
+from pruning.masks import get_masks, layer_key, to_torch_prune, top_k_mask
+from pruning.models import load_model
+from pruning.train import Callback, TrainConfig, finetune
+
+from .conftest import ARCHITECTURES, tiny_inputs
+
+
+def _scores(shapes: dict[str, tuple], seed: int, levels: int) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return {n: torch.randint(0, levels, s, generator=g).float() for n, s in shapes.items()}
+
+
+SHAPES = {
+    "enc.layer.0.q.weight": (6, 5), "enc.layer.0.ffn.weight": (7, 3),
+    "enc.layer.1.q.weight": (4, 4), "pooler.weight": (3, 3),
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(sparsity=st.floats(0, 1), seed=st.integers(0, 10_000), levels=st.sampled_from([2, 5, 1000]),
+       allocation=st.sampled_from(["global", "layer", "module"]))
+def test_exact_counts_and_top_scores_kept(sparsity, seed, levels, allocation):
+    scores = _scores(SHAPES, seed, levels)
+    masks = masks_from_scores(scores, sparsity, allocation)
+    groups = {"global": lambda n: "all", "layer": layer_key, "module": lambda n: n}[allocation]
+    for group in {groups(n) for n in scores}:
+        names = [n for n in scores if groups(n) == group]
+        total = sum(scores[n].numel() for n in names)
+        kept = sum(int(masks[n].sum()) for n in names)
+        assert kept == round((1 - sparsity) * total)
+        kept_scores = torch.cat([scores[n][masks[n]] for n in names])
+        dropped = torch.cat([scores[n][~masks[n]] for n in names])
+        if len(kept_scores) and len(dropped):
+            assert kept_scores.min() >= dropped.max()
+
+
+def test_ties_go_to_the_lowest_index_in_dict_order():
+    scores = {"a.0.w": torch.ones(2, 3), "a.1.w": torch.ones(4)}
+    masks = masks_from_scores(scores, 0.5, "global")  # keep 5 of 10 equal scores
+    assert masks["a.0.w"].tolist() == [[True, True, True], [True, True, False]]
+    assert not masks["a.1.w"].any()
+    assert torch.equal(top_k_mask(torch.tensor([3.0, 1.0, 3.0, 3.0]), 2),
+                       torch.tensor([True, False, True, False]))
+
+
+def test_bad_input_is_named():
+    with pytest.raises(ValueError, match="allocation"):
+        masks_from_scores({"w": torch.ones(2)}, 0.5, "rows")
+    with pytest.raises(ValueError, match="sparsity"):
+        masks_from_scores({"w": torch.ones(2)}, 1.5)
+    with pytest.raises(ValueError, match="NaN"):
+        masks_from_scores({"w": torch.tensor([1.0, float("nan")])}, 0.5)
+    model = load_model("tiny-bert", 2)
+    with pytest.raises(KeyError, match="not a parameter"):
+        apply_masks(model, {"nope.weight": torch.ones(2, dtype=torch.bool)})
+    name, param = next(iter(prunable_parameters(model).items()))
+    with pytest.raises(ValueError, match="bool of shape"):
+        apply_masks(model, {name: torch.ones(param.shape)})
+
+
+@pytest.mark.parametrize("name", ARCHITECTURES)
+def test_all_ones_mask_changes_nothing(name):
+    torch.manual_seed(0)
+    dense = load_model(name, 3).train()
+    masked = copy.deepcopy(dense)
+    apply_masks(masked, {n: torch.ones_like(p, dtype=torch.bool)
+                         for n, p in prunable_parameters(masked).items()})
+    batch = tiny_inputs(name)
+    for model in (dense, masked):
+        torch.manual_seed(1)
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.1)
+        model(**batch).loss.backward()
+        opt.step()
+    for (n, a), b in zip(dense.named_parameters(), masked.parameters(), strict=True):
+        assert torch.equal(a, b), n
+
+
+@pytest.mark.parametrize("name", ARCHITECTURES)
+def test_pruned_weights_are_zero_get_no_gradient_and_no_adamw_update(name):
+    model = load_model(name, 3)
+    masks = masks_from_scores(score("magnitude", model), 0.7)
+    apply_masks(model, masks)
+    params = prunable_parameters(model)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.5)
+    for step in range(3):
+        model(**tiny_inputs(name, seed=step)).loss.backward()
+        for n, p in params.items():
+            assert not p.grad[~masks[n]].any(), n
+        opt.step()
+        opt.zero_grad()
+    for n, p in params.items():
+        assert not p[~masks[n]].any(), n
+        assert p[masks[n]].count_nonzero() == masks[n].sum()  # kept weights are still alive
+
+
+class _PruneAt(Callback):
+    """Prunes to 80% by magnitude at a given step: masks arrive after AdamW has state."""
+
+    def __init__(self, step):
+        self.at, self.masks = step, None
+
+    def on_step_end(self, state):
+        if state.step == self.at:
+            self.masks = masks_from_scores(score("magnitude", state.model), 0.8)
+            state.set_masks(self.masks)
+
+
+def test_masks_set_mid_training_stay_exactly_zero_through_adamw_momentum():
+    from pruning.data import Encoded
+
+    model = load_model("tiny-bert", 2)
+    ids = torch.randint(1000, 5000, (64, 10), generator=torch.Generator().manual_seed(0))
+    data = Encoded({"input_ids": ids, "attention_mask": torch.ones_like(ids)}, ids[:, 0] % 2)
+    callback = _PruneAt(step=3)
+    config = TrainConfig(steps=10, lr=1e-2, batch_size=8, weight_decay=0.3, warmup=0.0)
+    finetune(model, data, config, seed=0, callbacks=(callback,))
+    for n, p in prunable_parameters(model).items():
+        assert not p[~callback.masks[n]].any(), n
+
+
+def test_remove_masks_bakes_zeros_in_and_stops_masking():
+    model = load_model("tiny-bert", 3)
+    masks = masks_from_scores(score("magnitude", model), 0.5)
+    apply_masks(model, masks)
+    assert remove_masks(model) is not None and remove_masks(model) is None
+    assert get_masks(model) is None
+    params = prunable_parameters(model)
+    for n, p in params.items():
+        assert not p[~masks[n]].any()
+    model(**tiny_inputs("tiny-bert")).loss.backward()
+    assert any(p.grad[~masks[n]].any() for n, p in params.items())  # gradients flow again
+
+
+@pytest.mark.parametrize("name", ["tiny-bert", "tiny-gpt2"])
+def test_torch_prune_export_has_orig_and_mask_and_same_outputs(name):
+    model = load_model(name, 3).eval()
+    masks = masks_from_scores(score("random", model, seed=3), 0.6)
+    apply_masks(model, masks)
+    batch = tiny_inputs(name)
+    expected = model(**batch).logits
+    exported = to_torch_prune(model)
+    state = exported.state_dict()
+    for n in masks:
+        stem = n.removesuffix("weight")
+        assert torch.equal(state[stem + "weight_mask"].bool(), masks[n])
+        assert stem + "weight_orig" in state
+    torch.testing.assert_close(exported(**batch).logits, expected)

@@ -1,0 +1,53 @@
+"""Runs of the smoke config, end to end in-process: what a run records and that it is right."""
+
+import torch
+from safetensors.torch import load_file
+
+from analysis.store import list_runs, load_table, load_tensors
+from pruning import masks_from_scores
+
+
+def _runs(root):
+    return {(r.method, r.manifest["sparsity"]): r for r in list_runs(root)}
+
+
+def test_manifest_records_seed_versions_data_hash_and_base(smoke_runs):
+    runs = _runs(smoke_runs)
+    assert set(runs) == {("dense", 0.0), ("magnitude", 0.5), ("magnitude", 0.9), ("random", 0.5),
+                         ("random", 0.9)}
+    dense = runs[("dense", 0.0)]
+    for run in runs.values():
+        m = run.manifest
+        assert m["status"] == "done" and m["seed"] == 0 and len(m["data"]["hash"]) == 64
+        assert m["data"]["hash"] == dense.manifest["data"]["hash"]
+        assert {"torch", "transformers", "python", "prunescope"} <= set(m["versions"])
+        if run is not dense:
+            assert m["base_run"] == dense.run_id
+
+
+def test_masks_are_exact_and_magnitude_masks_come_from_the_dense_weights(smoke_runs):
+    runs = _runs(smoke_runs)
+    dense_weights = load_file(runs[("dense", 0.0)].path / "model.safetensors")
+    for (method, sparsity), run in runs.items():
+        if method == "dense":
+            continue
+        masks = {k: torch.from_numpy(v) for k, v in load_tensors(run, "masks").items()}
+        total = sum(m.numel() for m in masks.values())
+        assert sum(int(m.sum()) for m in masks.values()) == round((1 - sparsity) * total)
+        layers = load_table(run, "layers")
+        assert layers["nonzero"].sum() <= round((1 - sparsity) * total)  # recovery kept zeros
+        assert set(layers["name"]) == set(masks)
+        if method == "magnitude":
+            expected = masks_from_scores({k: dense_weights[k].abs() for k in masks}, sparsity)
+            assert all(torch.equal(expected[k], masks[k]) for k in masks)
+
+
+def test_metrics_are_long_format_with_evaluations_before_and_after_recovery(smoke_runs):
+    run = _runs(smoke_runs)[("magnitude", 0.5)]
+    metrics = load_table(run, "metrics")
+    val = metrics[(metrics.split == "validation") & (metrics.metric == "accuracy")]
+    assert val["step"].tolist() == [0, 10]  # after pruning, then after recovery
+    assert set(metrics["metric"]) >= {"loss", "accuracy", "f1", "mcc"}
+    assert (metrics[metrics.split == "train"]["step"] == range(1, 11)).all()
+    final = run.manifest["results"]["validation"]["accuracy"]
+    assert final == val["value"].iloc[-1]
