@@ -10,8 +10,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-ROLES = ("q", "k", "v", "qkv", "o", "ffn_gate", "ffn_in", "ffn_out", "pooler")
-"""Canonical module roles, in display order. `qkv` is GPT-2's fused projection."""
+from analysis.labels import ROLES
 
 
 @dataclass(frozen=True)

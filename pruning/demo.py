@@ -12,6 +12,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from analysis.demo import STATUS_FILE
 from analysis.store import runs_root
 
 from .config import RunConfig, load_config
@@ -20,7 +21,6 @@ from .runner import execute
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "demo.toml"
 DEMO_METHODS = ("magnitude", "random")
 DEMO_SPARSITIES = (0.5, 0.7, 0.9)
-STATUS_FILE = ".demo.json"
 
 
 def demo_configs() -> list[RunConfig]:

@@ -42,3 +42,8 @@ def smoke_runs(tmp_path_factory) -> Path:
         for sparsity in (0.5, 0.9):
             execute(replace(base, prune=replace(base.prune, method=method, sparsity=sparsity)), root)
     return root
+
+
+def pytest_collection_modifyitems(config, items):
+    """Slow checks first, so the workers finish together instead of waiting on a late slow one."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -1,0 +1,15 @@
+"""PruneScope dashboard: navigation and the sidebar run picker. Run with `streamlit run app.py`."""
+
+import streamlit as st
+
+from ui.common import run_picker
+
+st.set_page_config(page_title="PruneScope", layout="wide")
+
+pages = st.navigation([
+    st.Page("pages/runs.py", title="Runs", icon=":material/table_chart:", url_path="runs", default=True),
+    st.Page("pages/layer_sparsity.py", title="Layer sparsity", icon=":material/grid_on:", url_path="layer-sparsity"),
+])
+st.sidebar.caption("PruneScope · why a pruning method keeps the weights it keeps")
+st.session_state["selected_run"] = run_picker()
+pages.run()

@@ -1,0 +1,13 @@
+"""python -m bench NAME [--repeats N]"""
+
+import argparse
+
+from . import masked_step
+
+BENCHES = {"masked_step": masked_step.main}
+
+parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+parser.add_argument("name", choices=sorted(BENCHES))
+parser.add_argument("--repeats", type=int, default=7)
+args = parser.parse_args()
+BENCHES[args.name](repeats=args.repeats)

@@ -1,0 +1,33 @@
+"""Layer sparsity: where the picked run pruned, per block and module, and per weight matrix."""
+
+import streamlit as st
+
+from analysis.figures import layer_sparsity_heatmap
+from analysis.labels import ROLE_LABELS, layer_label
+from ui.common import empty_state, table
+
+st.title("Layer sparsity")
+run = st.session_state.get("selected_run")
+if run is None:
+    empty_state()
+    st.stop()
+
+layers = table(run, "layers")
+kept, total = int(layers["nonzero"].sum()), int(layers["numel"].sum())
+a, b, c = st.columns(3)
+a.metric("Method · seed", f"{run.manifest['method']} · {run.manifest['seed']}")
+b.metric("Sparsity of prunable weights", f"{1 - kept / total:.1%}")
+c.metric("Weights kept", f"{kept:,} of {total:,}")
+st.plotly_chart(layer_sparsity_heatmap(layers, title=run.label), width="stretch")
+
+details = layers.assign(
+    layer=layers["layer"].map(layer_label), module=layers["module"].map(ROLE_LABELS),
+    shape=[f"{r} × {c}" for r, c in zip(layers["rows"], layers["cols"], strict=True)],
+)[["layer", "module", "shape", "nonzero", "numel", "sparsity", "name"]]
+for layer, rows in details.groupby("layer", sort=False):
+    with st.expander(f"{layer}: {rows['sparsity'].mean():.1%} mean sparsity", expanded=False):
+        st.dataframe(rows.drop(columns="layer"), hide_index=True, width="stretch", column_config={
+            "sparsity": st.column_config.NumberColumn(format="percent"),
+            "nonzero": st.column_config.NumberColumn("non-zeros", format="localized"),
+            "numel": st.column_config.NumberColumn("weights", format="localized"),
+        })

@@ -1,0 +1,43 @@
+"""Runs: every run in a filterable table, and accuracy against sparsity per method."""
+
+import streamlit as st
+
+from analysis.figures import METRIC_LABELS, accuracy_vs_sparsity
+from ui.common import demo_progress, empty_state, runs_table
+
+st.title("Runs")
+table = runs_table()
+if table.empty:
+    empty_state()
+    st.stop()
+demo_progress()
+
+broken = table[table["status"] == "broken"]
+if not broken.empty:
+    st.warning("Some run directories are broken and were skipped:\n\n" + "\n".join(
+        f"- `{row.run_id}`: {row.problem}" for row in broken.itertuples()))
+
+table = table[table["status"] != "broken"]
+combos = sorted({f"{m} · {d}" for m, d in zip(table["model"], table["data"], strict=True)})
+left, middle, right = st.columns([2, 3, 2])
+combo = left.selectbox("Model · data", combos, key="combo")
+model, data = combo.split(" · ")
+scope = table[(table["model"] == model) & (table["data"] == data)]
+methods = sorted(scope["method"].unique())
+chosen = middle.multiselect("Methods", methods, default=methods, key="methods")
+label = right.selectbox("Metric", list(METRIC_LABELS.values()), key="metric")
+metric = next(key for key, text in METRIC_LABELS.items() if text == label)
+scope = scope[scope["method"].isin(chosen)]
+
+st.plotly_chart(accuracy_vs_sparsity(scope, metric), width="stretch")
+st.caption("Each point is the mean over seeds (bars: standard deviation when there are several); "
+           "the dashed line is the dense model. Pick a run in the sidebar to see where it pruned.")
+st.dataframe(
+    scope.drop(columns=["label", "problem", "model", "data"]), hide_index=True, width="stretch",
+    column_config={
+        "sparsity": st.column_config.NumberColumn(format="percent"),
+        "kept_fraction": st.column_config.NumberColumn("kept", format="percent"),
+        **{c: st.column_config.NumberColumn(format="%.4f") for c in METRIC_LABELS},
+        "duration_s": st.column_config.NumberColumn("time (s)", format="%.0f"),
+    },
+)

@@ -1,0 +1,84 @@
+"""Every page through Streamlit's AppTest: with runs, with none, and with a corrupt run directory."""
+
+import base64
+import json
+import shutil
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from .conftest import ROOT
+
+PAGES = ("pages/runs.py", "pages/layer_sparsity.py")
+
+
+def _app(monkeypatch, runs) -> AppTest:
+    monkeypatch.setenv("PRUNESCOPE_RUNS", str(runs))
+    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+
+
+def _open(at: AppTest, page: str) -> AppTest:
+    at.run()
+    if page != PAGES[0]:
+        at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _array(value) -> list:
+    """A Plotly array from a chart spec, decoded when Plotly sent it as typed binary."""
+    if isinstance(value, dict):
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]).tolist()
+    return list(value)
+
+
+def _charts(at: AppTest) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_empty_state_explains_and_offers_the_demo(monkeypatch, tmp_path, page):
+    at = _open(_app(monkeypatch, tmp_path), page)
+    assert any("No runs yet" in i.value for i in at.info)
+    assert [b.label for b in at.button] == ["Compute the demo"]
+
+
+def test_runs_page_plots_accuracy_against_sparsity_with_the_dense_line(monkeypatch, smoke_runs):
+    at = _open(_app(monkeypatch, smoke_runs), PAGES[0])
+    [chart] = _charts(at)
+    names = {trace["name"] for trace in chart["data"]}
+    assert names == {"magnitude", "random"}
+    assert any(a["text"].startswith("dense") for a in chart["layout"]["annotations"])
+    xs = {trace["name"]: _array(trace["x"]) for trace in chart["data"]}
+    assert xs["magnitude"] == [50.0, 90.0]
+    assert len(at.dataframe[0].value) == 5
+    at.multiselect(key="methods").set_value(["random"]).run()
+    assert {t["name"] for t in _charts(at)[0]["data"]} == {"random"}
+
+
+def test_layer_page_shows_the_picked_run_and_keeps_it_in_the_url(monkeypatch, smoke_runs):
+    at = _app(monkeypatch, smoke_runs)
+    at.run()
+    picker = at.sidebar.selectbox(key="run_picker")
+    index = next(i for i, o in enumerate(picker.options) if "90%" in o and "magnitude" in o)
+    picker.select_index(index).run()
+    run_id = at.query_params["run"][0] if isinstance(at.query_params["run"], list) else at.query_params["run"]
+    at.switch_page(PAGES[1]).run()
+    assert not at.exception
+    [chart] = _charts(at)
+    heat = chart["data"][0]
+    assert heat["type"] == "heatmap" and heat["x"][:3] == ["query", "key", "value"]
+    assert heat["y"] == ["layer 0", "layer 1", "pooler"]
+    assert at.metric[1].value == "90.0%"
+    assert run_id in at.metric[0].proto.label or run_id in chart["layout"]["title"]["text"]
+
+
+def test_corrupt_run_is_shown_as_broken_and_the_others_still_listed(monkeypatch, smoke_runs, tmp_path):
+    shutil.copytree(smoke_runs, tmp_path / "runs")
+    broken = tmp_path / "runs" / "deadbeef0000"
+    broken.mkdir()
+    (broken / "manifest.json").write_text("{ truncated")
+    at = _open(_app(monkeypatch, tmp_path / "runs"), PAGES[0])
+    assert any("deadbeef0000" in w.value and "not valid JSON" in w.value for w in at.warning)
+    assert len(at.dataframe[0].value) == 5

@@ -1,0 +1,81 @@
+"""The real thing: `streamlit run app.py` on a free port, driven by Debian's chromium via Playwright.
+
+Opens every page, checks that no exception element is shown and that the main chart is drawn,
+and saves a screenshot of each page under screenshots/.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from .conftest import ROOT
+
+pytestmark = pytest.mark.slow
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PAGES = {"runs": "", "layer-sparsity": "layer-sparsity"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(smoke_runs):
+    port = _free_port()
+    env = {**os.environ, "PRUNESCOPE_RUNS": str(smoke_runs)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.headless", "true", "--server.address", "127.0.0.1",
+         "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        process.kill()
+        pytest.fail("streamlit did not answer its health check within 60 s")
+    yield url
+    process.terminate()
+    process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} not found: apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_its_chart_without_exceptions(server, browser, page):
+    tab = browser.new_page(viewport={"width": 1400, "height": 1000})
+    tab.goto(f"{server}/{PAGES[page]}", wait_until="domcontentloaded")
+    chart = tab.locator('[data-testid="stPlotlyChart"] .main-svg').first
+    chart.wait_for(state="visible", timeout=60_000)
+    tab.wait_for_timeout(1500)  # let Plotly finish drawing
+    assert tab.locator('[data-testid="stException"]').count() == 0
+    drawn = ".heatmaplayer image, .heatmaplayer .hm" if page == "layer-sparsity" else ".scatterlayer .trace"
+    assert tab.locator(drawn).count() > 0, f"{page}: chart has no drawn data"
+    (ROOT / "screenshots").mkdir(exist_ok=True)
+    tab.screenshot(path=str(ROOT / "screenshots" / f"{page}.png"), full_page=True)
+    tab.close()

@@ -1,0 +1,49 @@
+"""Figure builders on small frames: what each trace holds, and the explicit empty states."""
+
+import pandas as pd
+import pytest
+
+from analysis.figures import accuracy_vs_sparsity, layer_sparsity_heatmap, sparsity_grid
+from analysis.labels import method_color
+
+
+def _runs(rows):
+    columns = ["status", "method", "sparsity", "seed", "val_accuracy"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def test_accuracy_vs_sparsity_averages_seeds_and_draws_the_dense_line():
+    runs = _runs([
+        ("done", "dense", 0.0, 0, 0.90), ("done", "dense", 0.0, 1, 0.92),
+        ("done", "magnitude", 0.5, 0, 0.80), ("done", "magnitude", 0.5, 1, 0.84),
+        ("done", "magnitude", 0.9, 0, 0.60), ("done", "random", 0.5, 0, 0.55),
+        ("failed", "random", 0.9, 0, None),
+    ])
+    fig = accuracy_vs_sparsity(runs)
+    traces = {t.name: t for t in fig.data}
+    assert set(traces) == {"magnitude", "random"}
+    assert list(traces["magnitude"].x) == [50.0, 90.0]
+    assert list(traces["magnitude"].y) == pytest.approx([0.82, 0.60])
+    assert traces["magnitude"].error_y.visible and traces["magnitude"].line.color == method_color("magnitude")
+    assert not traces["random"].error_y.visible  # one seed: no band to show
+    assert fig.layout.shapes[0].y0 == pytest.approx(0.91)
+    assert fig.layout.annotations[0].text == "dense 0.910"
+
+
+def test_empty_states_say_why():
+    fig = accuracy_vs_sparsity(_runs([("failed", "random", 0.5, 0, None)]))
+    assert not fig.data and "No finished runs" in fig.layout.annotations[0].text
+    assert "no prunable weights" in layer_sparsity_heatmap(pd.DataFrame()).layout.annotations[0].text
+
+
+def test_heatmap_orders_blocks_then_pooler_and_roles_canonically():
+    layers = pd.DataFrame({
+        "layer": [1, 0, -1, 0, 1], "module": ["ffn_in", "q", "pooler", "ffn_in", "q"],
+        "sparsity": [0.25, 0.5, 0.75, 0.1, 0.9],
+    })
+    grid = sparsity_grid(layers)
+    assert list(grid.index) == [0, 1, -1] and list(grid.columns) == ["q", "ffn_in", "pooler"]
+    heat = layer_sparsity_heatmap(layers).data[0]
+    assert list(heat.y) == ["layer 0", "layer 1", "pooler"] and list(heat.x) == ["query", "ffn in", "pooler"]
+    assert heat.text[0][0] == "50.0%" and heat.text[2][0] == ""
+    assert (heat.zmin, heat.zmax) == (0, 1)

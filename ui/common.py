@@ -1,0 +1,83 @@
+"""Cached run loading, the sidebar run picker, and the empty state with the demo launcher."""
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from analysis.demo import demo_status, launch_demo, progress_fraction
+from analysis.store import Run, list_runs, load_table, runs_root
+from analysis.tables import final_metrics
+
+
+@st.cache_data(ttl=3, show_spinner=False)
+def _runs(root: str) -> list[Run]:
+    return list_runs(root)
+
+
+def runs() -> list[Run]:
+    """Every run under $PRUNESCOPE_RUNS (or ./runs), re-read every few seconds."""
+    return _runs(str(runs_root()))
+
+
+def runs_table() -> pd.DataFrame:
+    return final_metrics(runs())
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _table(path: str, name: str) -> pd.DataFrame:
+    return load_table(Run(Path(path).name, Path(path), {}), name)
+
+
+def table(run: Run, name: str) -> pd.DataFrame:
+    """One of the run's parquet tables (cached: a finished run never changes)."""
+    return _table(str(run.path), name)
+
+
+def run_picker() -> Run | None:
+    """The sidebar run picker (its choice kept in the URL as ?run=ID); the run, or None."""
+    done = [r for r in runs() if r.status == "done"]
+    if not done:
+        return None
+    by_label = {r.label: r for r in done}
+    wanted = st.query_params.get("run", st.session_state.get("run"))
+    labels = list(by_label)
+    index = next((i for i, r in enumerate(done) if r.run_id == wanted), 0)
+    run = by_label[st.sidebar.selectbox("Run", labels, index=index, key="run_picker")]
+    st.session_state["run"] = run.run_id
+    st.query_params["run"] = run.run_id
+    return run
+
+
+@st.fragment(run_every=2)
+def demo_progress() -> None:
+    """Live progress of a demo computing in the background; reruns the app when it ends."""
+    status = demo_status(runs_root())
+    if status is None:
+        return
+    if status["state"] == "running":
+        st.progress(progress_fraction(status), text=(
+            f"Computing the demo: run {status['run'] + 1} of {status['runs'] or '?'} · "
+            f"{status['stage']} · step {status['step']}/{status['steps']}"))
+    elif status["state"] in ("failed", "stopped"):
+        st.error(f"The demo {status['state']}: {status.get('error', 'see runs/.demo.log')}")
+    if status["state"] != "running" and st.session_state.get("demo_was_running"):
+        st.session_state["demo_was_running"] = False
+        st.rerun(scope="app")
+    st.session_state["demo_was_running"] = status["state"] == "running"
+
+
+def empty_state() -> None:
+    """What to do when there are no runs: a command to make one, and the demo button."""
+    st.info(
+        f"No runs yet in `{runs_root()}`. Make one from a config:\n\n"
+        "`python -m pruning run configs/smoke.toml` (a tiny model, seconds)\n\n"
+        "or compute the demo: all-MiniLM-L6-v2 fine-tuned on movie-reviews, then pruned by "
+        "magnitude and at random to 50, 70 and 90% sparsity (about 12 minutes on 2 CPU cores)."
+    )
+    status = demo_status(runs_root())
+    running = status is not None and status["state"] == "running"
+    if not running and st.button("Compute the demo", type="primary"):
+        launch_demo(runs_root())
+        st.rerun()
+    demo_progress()
