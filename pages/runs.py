@@ -3,7 +3,7 @@
 import streamlit as st
 
 from analysis.figures import METRIC_LABELS, accuracy_vs_sparsity
-from ui.common import demo_progress, empty_state, runs_table
+from ui.common import demo_progress, empty_state, runs_table, url_multiselect, url_selectbox
 
 st.title("Runs")
 table = runs_table()
@@ -20,12 +20,12 @@ if not broken.empty:
 table = table[table["status"] != "broken"]
 combos = sorted({f"{m} · {d}" for m, d in zip(table["model"], table["data"], strict=True)})
 left, middle, right = st.columns([2, 3, 2])
-combo = left.selectbox("Model · data", combos, key="combo")
+combo = url_selectbox(left, "Model · data", combos, key="combo")
 model, data = combo.split(" · ")
 scope = table[(table["model"] == model) & (table["data"] == data)]
 methods = sorted(scope["method"].unique())
-chosen = middle.multiselect("Methods", methods, default=methods, key="methods")
-label = right.selectbox("Metric", list(METRIC_LABELS.values()), key="metric")
+chosen = url_multiselect(middle, "Methods", methods, key="methods")
+label = url_selectbox(right, "Metric", list(METRIC_LABELS.values()), key="metric")
 metric = next(key for key, text in METRIC_LABELS.items() if text == label)
 scope = scope[scope["method"].isin(chosen)]
 

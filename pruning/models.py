@@ -118,7 +118,7 @@ def load_model(name: str, num_labels: int, seed: int = 0) -> PreTrainedModel:
         _resolve(name), num_labels=num_labels, trust_remote_code=False,
         ignore_mismatched_sizes=True,
     )
-    if model.config.pad_token_id is None and model.config.model_type in ("gpt2", "llama"):
+    if model.config.model_type in ("gpt2", "llama") and model.config.pad_token_id is None:
         model.config.pad_token_id = model.config.eos_token_id
     return model
 

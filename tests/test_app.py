@@ -82,3 +82,15 @@ def test_corrupt_run_is_shown_as_broken_and_the_others_still_listed(monkeypatch,
     at = _open(_app(monkeypatch, tmp_path / "runs"), PAGES[0])
     assert any("deadbeef0000" in w.value and "not valid JSON" in w.value for w in at.warning)
     assert len(at.dataframe[0].value) == 5
+
+
+def test_a_link_with_query_params_reopens_the_same_view(monkeypatch, smoke_runs):
+    at = _app(monkeypatch, smoke_runs)
+    at.query_params["methods"] = "random"
+    at.query_params["metric"] = "validation MCC"
+    _open(at, PAGES[0])
+    assert at.multiselect(key="methods").value == ["random"]
+    assert at.selectbox(key="metric").value == "validation MCC"
+    [chart] = _charts(at)
+    assert {t["name"] for t in chart["data"]} == {"random"}
+    assert chart["layout"]["yaxis"]["title"]["text"] == "validation MCC"
