@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from analysis.demo import STATUS_FILE
+from analysis.demo import STATUS_FILE, demo_status
 from analysis.store import runs_root
 
 from .config import RunConfig, load_config
@@ -42,6 +42,10 @@ def run_demo(root: str | Path | None = None) -> list[Path]:
     root = runs_root(root)
     root.mkdir(parents=True, exist_ok=True)
     status_path = root / STATUS_FILE
+    current = demo_status(root)
+    if current and current["state"] == "running" and current.get("pid") != os.getpid():
+        print(f"the demo is already being computed (pid {current['pid']}); see {root}/.demo.json")
+        return []
     configs = demo_configs()
     done: list[Path] = []
     state = {"state": "running", "runs": len(configs), "run": 0, "stage": "loading", "step": 0,
