@@ -17,7 +17,7 @@ kept, total = int(layers["nonzero"].sum()), int(layers["numel"].sum())
 a, b, c = st.columns(3)
 a.metric("Method · seed", f"{run.manifest['method']} · {run.manifest['seed']}")
 b.metric("Sparsity of prunable weights", f"{1 - kept / total:.1%}")
-c.metric("Weights kept", f"{kept:,} of {total:,}")
+c.metric("Weights kept", f"{kept / 1e6:.2f}M of {total / 1e6:.2f}M" if total > 1e5 else f"{kept:,} of {total:,}")
 st.plotly_chart(layer_sparsity_heatmap(layers, title=run.label), width="stretch")
 
 details = layers.assign(
@@ -25,7 +25,8 @@ details = layers.assign(
     shape=[f"{r} × {c}" for r, c in zip(layers["rows"], layers["cols"], strict=True)],
 )[["layer", "module", "shape", "nonzero", "numel", "sparsity", "name"]]
 for layer, rows in details.groupby("layer", sort=False):
-    with st.expander(f"{layer}: {rows['sparsity'].mean():.1%} mean sparsity", expanded=False):
+    share = 1 - rows["nonzero"].sum() / rows["numel"].sum()
+    with st.expander(f"{layer}: {share:.1%} sparsity, {rows['nonzero'].sum():,} weights kept"):
         st.dataframe(rows.drop(columns="layer"), hide_index=True, width="stretch", column_config={
             "sparsity": st.column_config.NumberColumn(format="percent"),
             "nonzero": st.column_config.NumberColumn("non-zeros", format="localized"),
