@@ -107,7 +107,8 @@ class Run:
 
     @property
     def method(self) -> str:
-        return self.manifest.get("method", "?")
+        """The method as papers name it (SEVENpre, Iter-SNIP, …), else its registry name."""
+        return self.manifest.get("method_label") or self.manifest.get("method", "?")
 
     @property
     def label(self) -> str:
@@ -115,7 +116,7 @@ class Run:
         if self.problem:
             return f"{self.run_id} (broken)"
         m = self.manifest
-        return f"{m['method']} · {100 * m['sparsity']:.0f}% · seed {m['seed']} · {self.run_id}"
+        return f"{self.method} · {100 * m['sparsity']:.0f}% · seed {m['seed']} · {self.run_id}"
 
 
 def _problem(path: Path, manifest: dict | None) -> str | None:

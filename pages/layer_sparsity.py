@@ -15,7 +15,7 @@ if run is None:
 layers = table(run, "layers")
 kept, total = int(layers["nonzero"].sum()), int(layers["numel"].sum())
 a, b, c = st.columns(3)
-a.metric("Method · seed", f"{run.manifest['method']} · {run.manifest['seed']}")
+a.metric("Method · seed", f"{run.method} · {run.manifest['seed']}")
 b.metric("Sparsity of prunable weights", f"{1 - kept / total:.1%}")
 c.metric("Weights kept", f"{kept / 1e6:.2f}M of {total / 1e6:.2f}M" if total > 1e5 else f"{kept:,} of {total:,}")
 st.plotly_chart(layer_sparsity_heatmap(layers, title=run.label), width="stretch")

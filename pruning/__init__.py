@@ -13,13 +13,15 @@ __version__ = "0.1.0"
 from .architectures import prunable_parameters
 from .masks import apply_masks, masks_from_scores, remove_masks, to_torch_prune
 from .methods import METHODS
+from .methods.base import accumulate
 
 
 def score(method: str, model, batches=(), **hparams):
-    """Scores of `method` (a key of METHODS) for every prunable weight of `model`."""
+    """Scores of `method` (a key of METHODS) for every prunable weight of `model`, after one pass
+    over `batches` at fixed weights with an all-ones mask (eval mode)."""
     if method not in METHODS:
         raise ValueError(f"method: {method!r} is not one of {', '.join(METHODS)}")
-    return METHODS[method].score(model, list(batches), **METHODS[method].check_hparams(hparams))
+    return accumulate(METHODS[method].make_scorer(model, **hparams), model, batches).scores()
 
 
 __all__ = [

@@ -17,7 +17,8 @@ from pathlib import Path
 from analysis.store import SCHEMA_VERSION
 
 from .masks import ALLOCATIONS
-from .methods import METHODS
+from .methods import METHODS, method_label
+from .methods.base import SCHEDULES
 from .train import DECAYS, TrainConfig
 
 
@@ -49,11 +50,43 @@ class DataConfig:
 
 @dataclass
 class PruneConfig:
+    """What to prune and when. `schedule` "" is the method's default. one-shot scores
+    `score_batches` batches; iterative runs `iterations` rounds of one batch; gradual prunes
+    during [finetune] from step `start` for `duration` steps (−1: 10% and 50% of its steps),
+    re-masking every `every` steps. `preset` names a method's paper hyperparameters."""
+
     method: str = field(default="magnitude", metadata={"choices": METHODS})
+    schedule: str = field(default="", metadata={"choices": ("", *SCHEDULES)})
     sparsity: float = 0.5
     allocation: str = field(default="global", metadata={"choices": ALLOCATIONS})
     score_batches: int = 8
+    iterations: int = 100
+    start: int = -1
+    duration: int = -1
+    every: int = 1
+    resurrect: bool = False
+    preset: str = ""
     hparams: dict = field(default_factory=dict)
+
+    @property
+    def resolved_schedule(self) -> str:
+        return self.schedule or METHODS[self.method].schedules[0]
+
+    def window(self, steps: int) -> tuple[int, int]:
+        """(t_i, N_p) of the gradual schedule for a fine-tuning of `steps` steps."""
+        preset = METHODS[self.method].presets.get(self.preset, {})
+        start = self.start if self.start >= 0 else preset.get("start", round(0.1 * steps))
+        duration = self.duration if self.duration >= 0 else preset.get("duration", round(0.5 * steps))
+        return start, duration
+
+    def resolved_hparams(self, seed: int) -> dict:
+        """Method defaults, then the preset's hyperparameters, then `hparams`; `seed` if it takes one."""
+        method = METHODS[self.method]
+        preset = {k: v for k, v in method.presets.get(self.preset, {}).items() if k in method.hparams}
+        values = method.check_hparams({**preset, **self.hparams})
+        if "seed" in method.hparams and "seed" not in self.hparams:
+            values["seed"] = seed
+        return values
 
 
 @dataclass
@@ -94,6 +127,13 @@ class RunConfig:
         return self.prune.method if self.prune else "dense"
 
     @property
+    def label(self) -> str:
+        """The method as papers name it (SEVENpre, Iter-SNIP, …): what charts group by."""
+        if self.prune is None:
+            return "dense"
+        return method_label(self.prune.method, self.prune.resolved_schedule, self.prune.resurrect)
+
+    @property
     def sparsity(self) -> float:
         return self.prune.sparsity if self.prune else 0.0
 
@@ -122,12 +162,24 @@ def _check_ranges(config: RunConfig) -> None:
         ]
     if config.prune is not None:
         prune = config.prune
+        method = METHODS[prune.method]
+        start, duration = prune.window(config.finetune.steps)
         checks += [
             ("prune.sparsity", prune.sparsity, 0 <= prune.sparsity < 1, "in [0, 1)"),
+            ("prune.schedule", prune.resolved_schedule, prune.resolved_schedule in method.schedules,
+             f"one of {', '.join(method.schedules)} for {method.name}"),
+            ("prune.preset", prune.preset, prune.preset in ("", *method.presets),
+             f"one of {', '.join(method.presets) or 'none'} for {method.name}"),
             ("prune.score_batches", prune.score_batches, prune.score_batches >= 1, ">= 1"),
+            ("prune.iterations", prune.iterations, prune.iterations >= 1, ">= 1"),
+            ("prune.every", prune.every, prune.every >= 1, ">= 1"),
         ]
+        if prune.resolved_schedule == "gradual":
+            checks.append(("prune.start + prune.duration", start + duration,
+                           duration >= 1 and start + duration <= config.finetune.steps,
+                           f"a window of >= 1 step inside finetune.steps = {config.finetune.steps}"))
         try:
-            METHODS[prune.method].check_hparams(prune.hparams)
+            prune.resolved_hparams(config.seed)
         except ValueError as error:
             raise ConfigError(str(error)) from None
     for name, value, ok, allowed in checks:

@@ -28,9 +28,11 @@ from . import __version__
 from .architectures import prunable_weights
 from .config import ConfigError, RunConfig
 from .data import Encoded, Splits, encode_images, encode_texts, load_examples, split
-from .masks import apply_masks, masks_from_scores
+from .masks import apply_masks, get_masks, masks_from_scores
 from .methods import METHODS
+from .methods.base import Scorer, accumulate
 from .models import is_image_model, load_model, load_tokenizer
+from .pruners import GradualPruning, iterative_prune
 from .train import endless_batches, evaluate, finetune
 
 Progress = Callable[[str, int, int], None]
@@ -106,7 +108,7 @@ def layer_table(model: torch.nn.Module) -> pd.DataFrame:
 def _manifest(prepared: Prepared) -> dict:
     config = prepared.config
     return {
-        "method": config.method, "sparsity": config.sparsity, "seed": config.seed,
+        "method": config.method, "method_label": config.label, "sparsity": config.sparsity, "seed": config.seed,
         "config": asdict(config), "model": config.model.name, "data": {
             "name": config.data.name, "hash": prepared.splits.digest(),
             "sizes": {k: len(v) for k, v in prepared.splits.parts().items()},
@@ -121,12 +123,28 @@ def _manifest(prepared: Prepared) -> dict:
     }
 
 
-def _score_batches(prepared: Prepared) -> list[dict]:
-    prune, train = prepared.config.prune, prepared.config.finetune
-    if not METHODS[prune.method].uses_data:
-        return []
-    stream = endless_batches(prepared.encoded["train"], train.batch_size, prepared.config.seed)
-    return list(itertools.islice(stream, prune.score_batches))
+def _prune(prepared: Prepared, on_progress: Progress | None) -> tuple[Scorer | None, GradualPruning | None]:
+    """Prune before fine-tuning (one-shot, iterative), or return the callback that prunes during it."""
+    config, model = prepared.config, prepared.model
+    prune = config.prune
+    method = METHODS[prune.method]
+    hparams = prune.resolved_hparams(config.seed)
+    batches = endless_batches(prepared.encoded["train"], config.finetune.batch_size, config.seed)
+    schedule = prune.resolved_schedule
+    if schedule == "gradual":
+        start, duration = prune.window(config.finetune.steps)
+        return None, GradualPruning(lambda: method.make_scorer(model, **hparams), prune.sparsity, start,
+                                    duration, prune.every, prune.allocation)
+    scorer = method.make_scorer(model, **hparams)
+    if schedule == "one-shot":
+        accumulate(scorer, model, itertools.islice(batches, prune.score_batches))
+        apply_masks(model, masks_from_scores(scorer.scores(), prune.sparsity, prune.allocation))
+    else:
+        stage = f"score {config.label} {prune.sparsity:.0%}"
+        report = (lambda i, _: on_progress(stage, i, prune.iterations)) if on_progress else None
+        iterative_prune(model, scorer, batches, prune.sparsity, prune.iterations, prune.allocation,
+                        prune.resurrect, on_round=report)
+    return scorer, None
 
 
 def _relative_half(scores: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
@@ -143,18 +161,10 @@ def _compute(prepared: Prepared, writer: RunWriter, on_progress: Progress | None
     val, test = prepared.encoded["validation"], prepared.encoded["test"]
     rows: list[dict] = []
     sparsity = config.sparsity
+    scorer, callback = (None, None)
     if config.prune is not None:
-        method = METHODS[config.prune.method]
-        hparams = method.check_hparams(config.prune.hparams)
-        if "seed" in method.hparams and "seed" not in config.prune.hparams:
-            hparams["seed"] = config.seed
-        model.eval()
-        scores = method.score(model, _score_batches(prepared), **hparams)
-        masks = masks_from_scores(scores, sparsity, config.prune.allocation)
-        apply_masks(model, masks)
-        writer.tensors("masks", {n: m.numpy() for n, m in masks.items()})
-        writer.tensors("scores", _relative_half(scores))
-        train_config, stage = config.finetune, f"recover {config.method} {sparsity:.0%}"
+        scorer, callback = _prune(prepared, on_progress)
+        train_config, stage = config.finetune, f"{'prune' if callback else 'recover'} {config.label} {sparsity:.0%}"
     else:
         train_config, stage = config.dense, "fine-tune dense"
     initial = evaluate(model, val)
@@ -162,7 +172,7 @@ def _compute(prepared: Prepared, writer: RunWriter, on_progress: Progress | None
     torch.manual_seed(config.seed)
     history = finetune(
         model, prepared.encoded["train"], train_config, config.seed,
-        evaluate_fn=lambda m: evaluate(m, val), description=stage,
+        evaluate_fn=lambda m: evaluate(m, val), description=stage, callbacks=(callback,) if callback else (),
         on_progress=(lambda done, total: on_progress(stage, done, total)) if on_progress else None,
     )
     for step, metrics in history.evaluations:
@@ -173,6 +183,10 @@ def _compute(prepared: Prepared, writer: RunWriter, on_progress: Progress | None
     final_test = evaluate(model, test)
     rows += _metric_rows(train_config.steps, sparsity, "test", final_test)
     writer.table("metrics", pd.DataFrame(rows, columns=["step", "sparsity", "split", "metric", "value"]))
+    if config.prune is not None:
+        scorer = scorer or callback.scorer
+        writer.tensors("masks", {n: m.numpy() for n, m in get_masks(model).items()})
+        writer.tensors("scores", _relative_half(scorer.scores()))
     layers = layer_table(model)
     writer.table("layers", layers)
     if config.prune is None and train_config.steps > 0:

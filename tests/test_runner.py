@@ -8,7 +8,7 @@ from pruning import masks_from_scores
 
 
 def _runs(root):
-    return {(r.method, r.manifest["sparsity"]): r for r in list_runs(root)}
+    return {(r.manifest["method"], r.manifest["sparsity"]): r for r in list_runs(root)}
 
 
 def test_manifest_records_seed_versions_data_hash_and_base(smoke_runs):

@@ -40,7 +40,7 @@ def run_picker() -> Run | None:
     if not done:
         return None
     by_label = {r.label: r for r in done}
-    wanted = st.query_params.get("run", st.session_state.get("run"))
+    wanted = st.session_state.get("run") or st.query_params.get("run")
     labels = list(by_label)
     index = next((i for i, r in enumerate(done) if r.run_id == wanted), 0)
     run = by_label[st.sidebar.selectbox("Run", labels, index=index, key="run_picker")]

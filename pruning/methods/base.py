@@ -1,24 +1,57 @@
-"""What a pruning method is: a named score function with its hyperparameters' defaults."""
+"""What a pruning method is: a scorer (gradients in, one score per weight out) with its
+hyperparameters' defaults and the schedules it can prune on. Higher score = kept."""
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
-ScoreFn = Callable[..., dict[str, torch.Tensor]]
-"""score(model, batches, **hparams) -> name -> Tensor shaped like the prunable parameter."""
+from ..architectures import prunable_parameters
+
+SCHEDULES = ("one-shot", "iterative", "gradual")
+"""one-shot: score once, then fine-tune; iterative: prune before fine-tuning in T rounds on the
+exponential schedule; gradual: prune during fine-tuning on the cubic schedule."""
+
+
+class Scorer:
+    """Accumulates a score from the gradients of successive batches.
+
+    `update(weights)` reads `.grad` of the tracked parameters; θ in the score is `weights`
+    (default: the parameters' current values, the θ the gradient was taken at).
+    `scores()` may be called at any time; `forget(masks)` zeroes the state of pruned weights.
+    """
+
+    uses_data = True
+
+    def __init__(self, params: dict[str, nn.Parameter]):
+        self.params = params
+
+    def update(self, weights: dict[str, torch.Tensor] | None = None) -> None:
+        """Accumulate this step's gradients (data-free scorers ignore them)."""
+
+    def scores(self) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def forget(self, masks: dict[str, torch.Tensor]) -> None:
+        """No resurrection: a pruned weight's accumulated state is dropped (default: none kept)."""
 
 
 @dataclass(frozen=True)
 class Method:
-    """A registered pruning method. Higher score = more important = kept."""
+    """A registered pruning method; `schedules[0]` is its default schedule."""
 
     name: str
     summary: str
-    score: ScoreFn
+    scorer: type[Scorer]
     hparams: dict[str, float | int | str | bool] = field(default_factory=dict)
-    uses_data: bool = False
+    schedules: tuple[str, ...] = ("one-shot",)
+    presets: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def uses_data(self) -> bool:
+        return self.scorer.uses_data
 
     def check_hparams(self, given: dict) -> dict:
         """Defaults overlaid with `given`; an unknown name is a ValueError listing the known ones."""
@@ -28,6 +61,41 @@ class Method:
             raise ValueError(f"prune.hparams: {', '.join(unknown)} not known to {self.name}; allowed: {allowed}")
         return {**self.hparams, **given}
 
+    def make_scorer(self, model: nn.Module, **hparams) -> Scorer:
+        return self.scorer(prunable_parameters(model), **self.check_hparams(hparams))
 
-Batches = Iterable[dict[str, torch.Tensor]]
-Model = nn.Module
+
+@contextmanager
+def gradients_only_for(model: nn.Module, params: dict[str, nn.Parameter]):
+    """Within the block only `params` require gradients (no wasted embedding gradients)."""
+    keep = {id(p) for p in params.values()}
+    previous = {name: p.requires_grad for name, p in model.named_parameters()}
+    for p in model.parameters():
+        p.requires_grad_(id(p) in keep)
+    try:
+        yield
+    finally:
+        for name, p in model.named_parameters():
+            p.requires_grad_(previous[name])
+
+
+def backward_on(model: nn.Module, batch: dict[str, torch.Tensor]) -> float:
+    """Fresh gradients of the loss on `batch`; returns the loss."""
+    model.zero_grad(set_to_none=True)
+    loss = model(**batch).loss
+    loss.backward()
+    return loss.item()
+
+
+def accumulate(scorer: Scorer, model: nn.Module, batches: Iterable[dict]) -> Scorer:
+    """One pass of `scorer` over `batches` at fixed weights (eval mode: no dropout)."""
+    if scorer.uses_data:
+        was_training = model.training
+        model.eval()
+        with gradients_only_for(model, scorer.params):
+            for batch in batches:
+                backward_on(model, batch)
+                scorer.update()
+        model.zero_grad(set_to_none=True)
+        model.train(was_training)
+    return scorer

@@ -1,13 +1,17 @@
-"""Magnitude pruning (one-shot): S = |θ|. Keeps the largest weights; needs no data."""
+"""Magnitude pruning: S = |θ|. Keeps the largest weights; needs no data.
+One-shot, or gradual (cubic schedule during fine-tuning, scored on the current weights)."""
 
 import torch
 
-from ..architectures import prunable_parameters
-from .base import Batches, Method, Model
+from .base import Method, Scorer
 
 
-def magnitude_scores(model: Model, batches: Batches = ()) -> dict[str, torch.Tensor]:
-    return {name: p.detach().abs().clone() for name, p in prunable_parameters(model).items()}
+class MagnitudeScorer(Scorer):
+    uses_data = False
+
+    def scores(self) -> dict[str, torch.Tensor]:
+        return {name: p.detach().abs().clone() for name, p in self.params.items()}
 
 
-METHOD = Method("magnitude", "|θ|: keep the largest weights (one-shot)", magnitude_scores)
+METHOD = Method("magnitude", "|θ|: keep the largest weights", MagnitudeScorer,
+                schedules=("one-shot", "gradual"))

@@ -1,18 +1,21 @@
-"""Random pruning: S ~ U(0, 1) i.i.d. per weight, from a generator seeded by `seed`."""
+"""Random pruning: S ~ U(0, 1) i.i.d. per weight, drawn once from a generator seeded by `seed`."""
 
 import torch
 
-from ..architectures import prunable_parameters
-from .base import Batches, Method, Model
+from .base import Method, Scorer
 
 
-def random_scores(model: Model, batches: Batches = (), seed: int = 0) -> dict[str, torch.Tensor]:
-    generator = torch.Generator().manual_seed(seed)
-    return {
-        name: torch.rand(p.shape, generator=generator)
-        for name, p in prunable_parameters(model).items()
-    }
+class RandomScorer(Scorer):
+    uses_data = False
+
+    def __init__(self, params, seed: int = 0):
+        super().__init__(params)
+        generator = torch.Generator().manual_seed(seed)
+        self._scores = {name: torch.rand(p.shape, generator=generator) for name, p in params.items()}
+
+    def scores(self) -> dict[str, torch.Tensor]:
+        return self._scores
 
 
-METHOD = Method("random", "U(0,1) per weight, seeded: the floor any method must beat",
-                random_scores, hparams={"seed": 0})
+METHOD = Method("random", "U(0,1) per weight, seeded: the floor any method must beat", RandomScorer,
+                hparams={"seed": 0})

@@ -1,0 +1,83 @@
+"""SEVEN (sentinel weights): score weights by Adam-style corrected gradients.
+
+Per weight, over steps t = 1, 2, … (gradients taken with the current mask, at the θ they
+were taken at):
+    a_t = |g_t|  (variant "abs", the authors' code)   or   a_t = g_t  (variant "signed", the paper)
+    m_t = β1·m_{t−1} + (1 − β1)·a_t          v_t = β2·v_{t−1} + (1 − β2)·a_t²
+    c_t = (m_t / (1 − β1^t)) / (sqrt(v_t / (1 − β2^t)) + ε)
+    S  += |θ ⊙ c_t ⊙ g_t|
+c_t ≈ 1 for a weight whose gradient is steady, ≈ 0 for a noisy one, so S prefers weights that
+are consistently important (sentinels) over those important on some batches only.
+Pruned weights' m, v and S are reset to 0 at every mask update (no resurrection).
+Iterative schedule = SEVENpre (Algorithm 1); gradual schedule = SEVENdyn (Algorithm 2).
+"""
+
+import torch
+
+from .base import Method, Scorer
+
+VARIANTS = ("abs", "signed")
+
+PRESETS = {
+    # paper, BERT-base on GLUE: (β1, β2) and SEVENdyn's (t_i, N_p) in steps
+    "sst-2": {"beta1": 0.5, "beta2": 0.7, "start": 1000, "duration": 4000},
+    "mrpc": {"beta1": 0.8, "beta2": 0.9, "start": 300, "duration": 600},
+    "rte": {"beta1": 0.8, "beta2": 0.9, "start": 200, "duration": 1000},
+    "cola": {"beta1": 0.8, "beta2": 0.9, "start": 500, "duration": 1000},
+    "sts-b": {"beta1": 0.8, "beta2": 0.9, "start": 500, "duration": 2000},
+    "qnli": {"beta1": 0.1, "beta2": 0.2, "start": 2000, "duration": 10000},
+    "mnli": {"beta1": 0.1, "beta2": 0.2, "start": 5400, "duration": 16600},
+    "clip": {"beta1": 0.8, "beta2": 0.9},
+}
+
+
+class SevenScorer(Scorer):
+    def __init__(self, params, beta1: float = 0.8, beta2: float = 0.9, eps: float = 1e-9,
+                 variant: str = "abs"):
+        super().__init__(params)
+        if variant not in VARIANTS:
+            raise ValueError(f"prune.hparams.variant: {variant!r} is not one of {', '.join(VARIANTS)}")
+        for name, beta in (("beta1", beta1), ("beta2", beta2)):
+            if not 0 <= beta < 1:
+                raise ValueError(f"prune.hparams.{name}: {beta} is not in [0, 1)")
+        self.beta1, self.beta2, self.eps, self.variant = beta1, beta2, eps, variant
+        self.names = list(params)
+        self.m = [torch.zeros_like(p) for p in params.values()]
+        self.v = [torch.zeros_like(p) for p in params.values()]
+        self.total = [torch.zeros_like(p) for p in params.values()]
+        self.t = 0
+
+    @torch.no_grad()
+    def update(self, weights=None) -> None:
+        self.t += 1
+        grads = [p.grad for p in self.params.values()]
+        weights = list((weights or self.params).values())
+        a = torch._foreach_abs(grads) if self.variant == "abs" else grads
+        torch._foreach_lerp_(self.m, a, 1 - self.beta1)
+        torch._foreach_mul_(self.v, self.beta2)
+        torch._foreach_addcmul_(self.v, a, a, value=1 - self.beta2)
+        denominator = torch._foreach_div(self.v, 1 - self.beta2**self.t)
+        torch._foreach_sqrt_(denominator)
+        torch._foreach_add_(denominator, self.eps)
+        corrected = torch._foreach_div(self.m, 1 - self.beta1**self.t)
+        torch._foreach_div_(corrected, denominator)
+        torch._foreach_mul_(corrected, grads)
+        torch._foreach_mul_(corrected, weights)
+        torch._foreach_abs_(corrected)
+        torch._foreach_add_(self.total, corrected)
+
+    def scores(self) -> dict[str, torch.Tensor]:
+        return dict(zip(self.names, self.total, strict=True))
+
+    @torch.no_grad()
+    def forget(self, masks) -> None:
+        kept = [masks[name] for name in self.names]
+        for state in (self.m, self.v, self.total):
+            torch._foreach_mul_(state, kept)
+
+
+METHOD = Method(
+    "seven", "Adam-corrected |θ⊙ĝ|: keeps weights whose gradients are steady (sentinels)",
+    SevenScorer, hparams={"beta1": 0.8, "beta2": 0.9, "eps": 1e-9, "variant": "abs"},
+    schedules=("iterative", "gradual"), presets=PRESETS,
+)

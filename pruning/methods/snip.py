@@ -1,0 +1,31 @@
+"""SNIP (Lee et al. 2019) on the pretrained weights: S = (1/N) Σ_t |θ ⊙ g_t|, the noise-blind
+saliency. One-shot, or iterative (Iter-SNIP: recomputed on the masked network each round)."""
+
+import torch
+
+from .base import Method, Scorer
+
+
+class SnipScorer(Scorer):
+    def __init__(self, params):
+        super().__init__(params)
+        self.total = {name: torch.zeros_like(p, dtype=torch.float32) for name, p in params.items()}
+        self.count = 0
+
+    @torch.no_grad()
+    def update(self, weights=None) -> None:
+        for name, p in self.params.items():
+            theta = p if weights is None else weights[name]
+            self.total[name].add_((theta * p.grad).abs_())
+        self.count += 1
+
+    def scores(self) -> dict[str, torch.Tensor]:
+        return {name: s / max(1, self.count) for name, s in self.total.items()}
+
+    def forget(self, masks) -> None:
+        for name, mask in masks.items():
+            self.total[name].mul_(mask)
+
+
+METHOD = Method("snip", "|θ⊙g| averaged over batches: sensitivity, blind to gradient noise", SnipScorer,
+                schedules=("one-shot", "iterative"))

@@ -1,0 +1,84 @@
+"""Gradient statistics against a brute-force reference that stores every batch's gradient."""
+
+import numpy as np
+import pytest
+import torch
+
+from pruning import masks_from_scores, prunable_parameters, score
+from pruning.architectures import prunable_weights
+from pruning.gradstats import LOG10_EDGES, GradientStats, rgv_table
+from pruning.methods.base import backward_on
+from pruning.models import load_model
+
+from .conftest import tiny_inputs
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    model = load_model("tiny-bert", 3).eval()
+    params = prunable_parameters(model)
+    masks = masks_from_scores(score("random", model, seed=1), 0.6)
+    roles = {w.name: w.role for w in prunable_weights(model)}
+    stats = GradientStats(params, masks, roles)
+    history = []
+    for seed in range(6):
+        backward_on(model, tiny_inputs("tiny-bert", batch=4, seed=seed))
+        stats.add_batch()
+        history.append({n: p.grad.clone() for n, p in params.items()})
+    return params, masks, roles, stats, history
+
+
+def test_moments_snr_and_saliency_match_stored_gradients(tiny):
+    params, _, _, stats, history = tiny
+    result = stats.compute()
+    for name, p in params.items():
+        g = torch.stack([h[name] for h in history])
+        mean, var = g.mean(0), g.var(0, unbiased=False)
+        torch.testing.assert_close(result["mean"][name], mean, rtol=1e-5, atol=1e-9)
+        torch.testing.assert_close(result["var"][name], var, rtol=1e-4, atol=1e-9)
+        torch.testing.assert_close(result["saliency"][name], (p.detach() * g).abs().mean(0), rtol=1e-5, atol=1e-9)
+        finite = var > 1e-12
+        torch.testing.assert_close(result["snr"][name][finite], (mean**2 / var)[finite], rtol=1e-3, atol=1e-6)
+
+
+def test_rgv_per_matrix_kept_and_pruned_match_the_definition(tiny):
+    params, masks, roles, stats, history = tiny
+    table = rgv_table(stats.terms, roles)
+    assert sorted(table["step"].unique()) == [1, 2, 3, 4, 5]
+    name = next(iter(params))
+    layer, module = 0, roles[name]
+    for step in (1, 4):
+        before, after = history[step - 1][name], history[step][name]
+        for subset, select in (("all", torch.ones_like(masks[name])), ("kept", masks[name]), ("pruned", ~masks[name])):
+            expected = ((after - before).abs()[select].sum() / before.abs()[select].sum()).item()
+            row = table[(table.step == step) & (table.layer == layer) & (table.module == module)
+                        & (table.subset == subset)]
+            assert row["rgv"].item() == pytest.approx(expected, rel=1e-4)
+
+
+def test_layer_rgv_sums_numerators_and_denominators(tiny):
+    _, _, roles, stats, history = tiny
+    table = rgv_table(stats.terms, roles)
+    step_rows = table[(table.step == 2) & (table.layer == 1) & (table.subset == "all")]
+    names = [n for n in history[0] if ".1." in n]
+    numerator = sum((history[2][n] - history[1][n]).abs().sum().item() for n in names)
+    denominator = sum(history[1][n].abs().sum().item() for n in names)
+    got = step_rows["numerator"].sum() / step_rows["denominator"].sum()
+    assert got == pytest.approx(numerator / denominator, rel=1e-4)
+
+
+def test_histograms_count_every_entry_with_a_nonzero_previous_gradient(tiny):
+    _, _, roles, stats, history = tiny
+    total = sum(h.sum() for h in stats.histograms.values())
+    expected = sum(int((history[t][n] != 0).sum()) for t in range(5) for n in history[0])
+    assert total == expected
+    assert len(next(iter(stats.histograms.values()))) == len(LOG10_EDGES) - 1
+    assert set(stats.histograms) == set(roles.values())
+
+
+def test_memory_is_four_copies_and_no_gradient_is_stored(tiny):
+    params, _, _, stats, _ = tiny
+    tracked = sum(p.numel() for p in params.values())
+    held = sum(t.numel() for d in (stats.sum_g, stats.sum_g2, stats.sum_saliency, stats.previous) for t in d.values())
+    assert held == 4 * tracked
+    assert np.isfinite(rgv_table(stats.terms, stats.roles)["rgv"]).all()
