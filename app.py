@@ -1,8 +1,6 @@
-"""PruneScope dashboard: navigation and the sidebar run picker. Run with `streamlit run app.py`."""
+"""PruneScope dashboard: navigation over the pages. Run with `streamlit run app.py`."""
 
 import streamlit as st
-
-from ui.common import run_picker
 
 st.set_page_config(page_title="PruneScope", layout="wide")
 
@@ -11,5 +9,4 @@ pages = st.navigation([
     st.Page("pages/layer_sparsity.py", title="Layer sparsity", icon=":material/grid_on:", url_path="layer-sparsity"),
 ])
 st.sidebar.caption("PruneScope · why a pruning method keeps the weights it keeps")
-st.session_state["selected_run"] = run_picker()
-pages.run()
+pages.run()  # each page draws the sidebar run picker (ui.common.run_picker) first

@@ -4,10 +4,10 @@ import streamlit as st
 
 from analysis.figures import layer_sparsity_heatmap
 from analysis.labels import ROLE_LABELS, layer_label
-from ui.common import empty_state, table
+from ui.common import empty_state, run_picker, table
 
 st.title("Layer sparsity")
-run = st.session_state.get("selected_run")
+run = run_picker()
 if run is None:
     empty_state()
     st.stop()

@@ -3,9 +3,10 @@
 import streamlit as st
 
 from analysis.figures import METRIC_LABELS, accuracy_vs_sparsity
-from ui.common import demo_progress, empty_state, runs_table, url_multiselect, url_selectbox
+from ui.common import demo_progress, empty_state, run_picker, runs_table, url_multiselect, url_selectbox
 
 st.title("Runs")
+run_picker()
 table = runs_table()
 if table.empty:
     empty_state()

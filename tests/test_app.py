@@ -94,3 +94,14 @@ def test_a_link_with_query_params_reopens_the_same_view(monkeypatch, smoke_runs)
     [chart] = _charts(at)
     assert {t["name"] for t in chart["data"]} == {"random"}
     assert chart["layout"]["yaxis"]["title"]["text"] == "validation MCC"
+
+
+def test_a_link_to_a_run_opens_that_run(monkeypatch, smoke_runs):
+    from analysis.store import list_runs
+
+    target = next(r for r in list_runs(smoke_runs) if r.method == "random" and r.manifest["sparsity"] == 0.9)
+    at = _app(monkeypatch, smoke_runs)
+    at.query_params["run"] = target.run_id
+    at.run()
+    at.switch_page(PAGES[1]).run()
+    assert at.metric[1].value == "90.0%" and at.metric[0].value == "random · 0"
