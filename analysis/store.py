@@ -29,6 +29,13 @@ METRIC_COLUMNS = ["step", "sparsity", "split", "metric", "value"]
 LAYER_COLUMNS = ["name", "layer", "module", "rows", "cols", "numel", "nonzero", "sparsity"]
 MANIFEST_KEYS = ("schema_version", "run_id", "status", "method", "sparsity", "seed", "config")
 TABLES = {"metrics": METRIC_COLUMNS, "layers": LAYER_COLUMNS}
+PROBE_TABLES = {
+    "rgv": ["step", "layer", "module", "subset", "numerator", "denominator", "rgv"],
+    "histograms": ["module", "bin_left", "bin_right", "count"],
+    "sample": ["layer", "module", "saliency", "snr", "kept", "kept_snip", "top_saliency"],
+    "sentinels": ["layer", "module", "top", "sw", "tsw", "sw_kept", "tsw_kept", "sw_kept_snip", "tsw_kept_snip"],
+}
+"""Written by the noise probe (optional: a run with the probe off has none)."""
 
 
 def runs_root(path: str | Path | None = None) -> Path:
@@ -57,7 +64,7 @@ class RunWriter:
         path.write_text(json.dumps(self.manifest, indent=2, sort_keys=True, default=_jsonable))
 
     def table(self, name: str, frame: pd.DataFrame) -> None:
-        missing = set(TABLES[name]) - set(frame.columns)
+        missing = set({**TABLES, **PROBE_TABLES}[name]) - set(frame.columns)
         if missing:
             raise ValueError(f"{name} table lacks columns {sorted(missing)}")
         frame.to_parquet(self.tmp / f"{name}.parquet", index=False)
@@ -132,7 +139,8 @@ def _problem(path: Path, manifest: dict | None) -> str | None:
     if manifest["run_id"] != path.name:
         return f"manifest run_id {manifest['run_id']} does not match the directory"
     if manifest["status"] == "done":
-        for name, columns in TABLES.items():
+        optional = {k: v for k, v in PROBE_TABLES.items() if (path / f"{k}.parquet").exists()}
+        for name, columns in {**TABLES, **optional}.items():
             try:
                 present = pq.read_schema(path / f"{name}.parquet").names
             except (OSError, pa.ArrowException) as error:
@@ -163,6 +171,10 @@ def list_runs(root: str | Path | None = None) -> list[Run]:
 
 def load_table(run: Run, name: str) -> pd.DataFrame:
     return pd.read_parquet(run.path / f"{name}.parquet")
+
+
+def has_table(run: Run, name: str) -> bool:
+    return (run.path / f"{name}.parquet").exists()
 
 
 def load_tensors(run: Run, name: str) -> dict[str, np.ndarray]:

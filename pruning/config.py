@@ -90,6 +90,15 @@ class PruneConfig:
 
 
 @dataclass
+class ProbeConfig:
+    """The noise probe (pruning/probe.py): `batches` = 0 turns it off."""
+
+    batches: int = 16
+    snr_threshold: float = 1.0
+    sample_size: int = 20_000
+
+
+@dataclass
 class RunConfig:
     """A run: data, model, optional dense fine-tuning, then pruning and recovery fine-tuning.
 
@@ -104,6 +113,7 @@ class RunConfig:
     dense: TrainConfig = field(default_factory=TrainConfig)
     prune: PruneConfig | None = None
     finetune: TrainConfig = field(default_factory=TrainConfig)
+    probe: ProbeConfig = field(default_factory=ProbeConfig)
 
     def canonical(self) -> dict:
         """The fields that define the run's result (a dense run ignores [finetune])."""
@@ -120,7 +130,7 @@ class RunConfig:
 
     def dense_config(self) -> "RunConfig":
         """The config of the dense run this run prunes."""
-        return RunConfig(seed=self.seed, model=self.model, data=self.data, dense=self.dense)
+        return RunConfig(seed=self.seed, model=self.model, data=self.data, dense=self.dense, probe=self.probe)
 
     @property
     def method(self) -> str:
@@ -146,6 +156,11 @@ def _check_ranges(config: RunConfig) -> None:
          "in (0, 1)"),
         ("data.max_train", config.data.max_train, config.data.max_train >= 0, ">= 0 (0: all)"),
         ("data.max_eval", config.data.max_eval, config.data.max_eval >= 0, ">= 0 (0: all)"),
+    ]
+    checks += [
+        ("probe.batches", config.probe.batches, config.probe.batches == 0 or config.probe.batches >= 2,
+         "0 (off) or >= 2"),
+        ("probe.sample_size", config.probe.sample_size, config.probe.sample_size >= 0, ">= 0"),
     ]
     if config.data.val_fraction + config.data.test_fraction >= 1:
         raise ConfigError("data.val_fraction + data.test_fraction must be < 1")

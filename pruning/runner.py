@@ -32,6 +32,7 @@ from .masks import apply_masks, get_masks, masks_from_scores
 from .methods import METHODS
 from .methods.base import Scorer, accumulate
 from .models import is_image_model, load_model, load_tokenizer
+from .probe import probe
 from .pruners import GradualPruning, iterative_prune
 from .train import endless_batches, evaluate, finetune
 
@@ -78,14 +79,41 @@ def prepare(config: RunConfig, base: Path | None = None) -> Prepared:
         kind = "an image" if image else "a text"
         raise ConfigError(f"model.name: {config.model.name} is {kind} model but data.name "
                           f"{config.data.name} holds {'text' if image else 'images'}")
-    if base is not None and (base / "model.safetensors").exists():
-        load_weights(model, base / "model.safetensors")
+    _load_base_weights(model, base)
     encoded = {
         part: encode_images(ex) if image else encode_texts(ex, tokenizer, config.model.max_length,
                                                            cache_dir() / "tokens")
         for part, ex in splits.parts().items()
     }
     return Prepared(config, splits, encoded, model, base)
+
+
+def _load_base_weights(model: torch.nn.Module, base: Path | None) -> None:
+    if base is not None and (base / "model.safetensors").exists():
+        load_weights(model, base / "model.safetensors")
+
+
+def _probe(prepared: Prepared, model: torch.nn.Module, masks: dict[str, torch.Tensor] | None, writer: RunWriter,
+           on_progress: Progress | None) -> None:
+    """The noise probe at the weights the run was pruned from (a dense run: its own)."""
+    config = prepared.config
+    prune = config.prune
+    if prune is not None:
+        model = load_model(config.model.name, len(prepared.splits.train.label_names), config.seed)
+        _load_base_weights(model, prepared.base)
+        stream = endless_batches(prepared.encoded["train"], config.finetune.batch_size, config.seed)
+        score_batches = list(itertools.islice(stream, prune.score_batches))
+    if on_progress:
+        on_progress("noise probe", 0, config.probe.batches)
+    result = probe(
+        model, prepared.encoded["train"], masks, batches=config.probe.batches,
+        batch_size=(config.finetune if prune else config.dense).batch_size, split_seed=config.data.split_seed,
+        score_batches=score_batches if prune else [], sparsity=config.sparsity,
+        allocation=prune.allocation if prune else "global", snr_threshold=config.probe.snr_threshold,
+        sample_size=config.probe.sample_size, sample_seed=config.seed,
+    )
+    for name in ("rgv", "histograms", "sample", "sentinels"):
+        writer.table(name, getattr(result, name))
 
 
 def _metric_rows(step: int, sparsity: float, split_name: str, metrics: dict) -> list[dict]:
@@ -183,10 +211,13 @@ def _compute(prepared: Prepared, writer: RunWriter, on_progress: Progress | None
     final_test = evaluate(model, test)
     rows += _metric_rows(train_config.steps, sparsity, "test", final_test)
     writer.table("metrics", pd.DataFrame(rows, columns=["step", "sparsity", "split", "metric", "value"]))
+    masks = get_masks(model)
     if config.prune is not None:
         scorer = scorer or callback.scorer
-        writer.tensors("masks", {n: m.numpy() for n, m in get_masks(model).items()})
+        writer.tensors("masks", {n: m.numpy() for n, m in masks.items()})
         writer.tensors("scores", _relative_half(scorer.scores()))
+    if config.probe.batches:
+        _probe(prepared, model, masks, writer, on_progress)
     layers = layer_table(model)
     writer.table("layers", layers)
     if config.prune is None and train_config.steps > 0:
