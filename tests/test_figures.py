@@ -44,6 +44,6 @@ def test_heatmap_orders_blocks_then_pooler_and_roles_canonically():
     grid = sparsity_grid(layers)
     assert list(grid.index) == [0, 1, -1] and list(grid.columns) == ["q", "ffn_in", "pooler"]
     heat = layer_sparsity_heatmap(layers).data[0]
-    assert list(heat.y) == ["layer 0", "layer 1", "pooler"] and list(heat.x) == ["query", "ffn in", "pooler"]
+    assert list(heat.y) == ["layer 0", "layer 1", "after blocks"] and list(heat.x) == ["query", "ffn in", "pooler"]
     assert heat.text[0][0] == "50.0%" and heat.text[2][0] == ""
     assert (heat.zmin, heat.zmax) == (0, 1)

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from analysis.demo import demo_status, launch_demo, progress_fraction
-from analysis.store import Run, list_runs, load_table, runs_root
+from analysis.store import Run, has_table, list_runs, load_table, runs_root
 from analysis.tables import final_metrics
 
 
@@ -32,6 +32,11 @@ def _table(path: str, name: str) -> pd.DataFrame:
 def table(run: Run, name: str) -> pd.DataFrame:
     """One of the run's parquet tables (cached: a finished run never changes)."""
     return _table(str(run.path), name)
+
+
+def runs_with(name: str) -> dict[str, Run]:
+    """label -> run, for finished runs that recorded table `name` (e.g. the probe's rgv)."""
+    return {r.label: r for r in runs() if r.status == "done" and has_table(r, name)}
 
 
 def run_picker() -> Run | None:

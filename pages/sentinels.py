@@ -1,0 +1,47 @@
+"""Sentinels: which weights are consistently important (SW) and which only on some batches (TSW)."""
+
+import numpy as np
+import streamlit as st
+
+from analysis.noise import classify, kept_shares
+from analysis.noise_figures import selection_breakdown, sentinel_scatter, sentinel_shares
+from ui.common import empty_state, run_picker, runs_with, table
+
+st.title("Sentinels")
+run = run_picker()
+if run is None:
+    empty_state()
+    st.stop()
+probed = runs_with("sample")
+if run.label not in probed:
+    st.info("Pick a run with a noise probe in the sidebar (runs record one unless `probe.batches = 0`).")
+    st.stop()
+
+sample = table(run, "sample")
+st.caption(f"{len(sample):,} weights sampled from **{run.label}**, with their saliency E|θ⊙g| and "
+           "gradient SNR μ²/σ² over the probe batches. Among the weights a noise-blind saliency ranks "
+           "on top, SW have SNR ≥ threshold and TSW below it.")
+left, right = st.columns(2)
+snr_threshold = left.select_slider("SNR threshold", options=[0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0],
+                                   value=1.0, key="snr_threshold")
+custom = right.toggle("Set the saliency threshold myself (default: the run's own density)", key="own_saliency")
+log_saliency = np.log10(sample["saliency"].clip(lower=1e-30))
+threshold = right.slider("log10 saliency threshold", float(log_saliency.min()), float(log_saliency.max()),
+                         float(log_saliency.quantile(0.5)), key="saliency_threshold") if custom else None
+classes = classify(sample, snr_threshold, threshold)
+
+event = st.plotly_chart(sentinel_scatter(sample, classes, snr_threshold), width="stretch", on_select="rerun",
+                        selection_mode="box", key="sentinel_scatter")
+picked = [int(p["customdata"][0]) for p in event.selection.points] if event and event.selection else []
+st.plotly_chart(selection_breakdown(sample.loc[picked], classes), width="stretch")
+
+st.subheader("Share of sentinels each method keeps")
+pruned = {label: r for label, r in runs_with("sentinels").items() if r.manifest["sparsity"] > 0}
+chosen = st.multiselect("Pruned runs", list(pruned), default=[run.label] if run.label in pruned else [],
+                        key="share_runs")
+st.caption("Counts from the probe at its recorded SNR threshold (`probe.snr_threshold`, 1 by default); "
+           "SNIP's mask is SNIP on the same run's scoring batches at the same density.")
+for label in chosen:
+    st.markdown(f"**{label}**")
+    st.plotly_chart(sentinel_shares(kept_shares(table(pruned[label], "sentinels"), pruned[label].method)),
+                    width="stretch")
