@@ -27,7 +27,7 @@ def rgv_distributions(rgv_by_run: dict[str, pd.DataFrame], subset: str = "all") 
             marker_color=method_color(label.split(" · ")[0]),
         ))
     fig.update_layout(boxmode="group", height=460, yaxis_type="log", margin=dict(t=30),
-                      yaxis_title="RGV = ‖g_t − g_{t−1}‖₁ / ‖g_{t−1}‖₁", legend_title="run")
+                      yaxis_title="RGV per probe step (log scale)", legend_title="run")
     return fig
 
 

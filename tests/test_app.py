@@ -105,3 +105,24 @@ def test_a_link_to_a_run_opens_that_run(monkeypatch, smoke_runs):
     at.run()
     at.switch_page(PAGES[1]).run()
     assert at.metric[1].value == "90.0%" and at.metric[0].value == "random · 0"
+
+
+@pytest.mark.parametrize("page", ["pages/gradient_noise.py", "pages/sentinels.py"])
+def test_noise_pages_show_the_probe_of_the_picked_run(monkeypatch, smoke_runs, page):
+    from analysis.store import list_runs
+
+    target = next(r for r in list_runs(smoke_runs) if r.method == "magnitude" and r.manifest["sparsity"] == 0.5)
+    at = _app(monkeypatch, smoke_runs)
+    at.query_params["run"] = target.run_id
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception
+    charts = _charts(at)
+    if page.endswith("gradient_noise.py"):
+        assert [t["name"] for t in charts[0]["data"]] == [target.label]
+        at.radio(key="noise_subset").set_value("kept").run()
+        assert not at.exception and _charts(at)[0]["data"][0]["type"] == "box"
+    else:
+        assert [t["type"] for t in charts[0]["data"]] == ["scattergl"] * 3
+        assert any(target.label in m.value for m in at.markdown)  # its SW/TSW shares are shown
+        assert len(charts) == 3  # scatter, selection breakdown, shares

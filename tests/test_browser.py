@@ -19,7 +19,12 @@ pytestmark = pytest.mark.slow
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-PAGES = {"runs": "", "layer-sparsity": "layer-sparsity"}
+PAGES = {"runs": "", "layer-sparsity": "layer-sparsity", "gradient-noise": "gradient-noise",
+         "sentinels": "sentinels"}
+DRAWN = {  # what a chart with data draws, per page
+    "runs": ".scatterlayer .trace", "layer-sparsity": ".heatmaplayer image, .heatmaplayer .hm",
+    "gradient-noise": ".boxlayer .trace", "sentinels": ".gl-container canvas",
+}
 
 
 def _free_port() -> int:
@@ -74,8 +79,8 @@ def test_page_renders_its_chart_without_exceptions(server, browser, page):
     chart.wait_for(state="visible", timeout=60_000)
     tab.wait_for_timeout(1500)  # let Plotly finish drawing
     assert tab.locator('[data-testid="stException"]').count() == 0
-    drawn = ".heatmaplayer image, .heatmaplayer .hm" if page == "layer-sparsity" else ".scatterlayer .trace"
-    assert tab.locator(drawn).count() > 0, f"{page}: chart has no drawn data"
+    assert tab.locator(DRAWN[page]).count() > 0, f"{page}: chart has no drawn data"
+    assert tab.get_by_text("Page not found").count() == 0
     (ROOT / "screenshots").mkdir(exist_ok=True)
     tab.screenshot(path=str(ROOT / "screenshots" / f"{page}.png"), full_page=True)
     tab.close()
