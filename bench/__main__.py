@@ -2,9 +2,12 @@
 
 import argparse
 
-from . import masked_step
+from . import masked_step, rgv_overhead, seven_memory, seven_overhead
 
-BENCHES = {"masked_step": masked_step.main}
+BENCHES = {
+    "masked_step": masked_step.main, "seven_overhead": seven_overhead.main,
+    "rgv_overhead": rgv_overhead.main, "seven_memory": seven_memory.main,
+}
 
 parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
 parser.add_argument("name", choices=sorted(BENCHES))

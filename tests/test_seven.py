@@ -33,8 +33,9 @@ def _reference_seven(weights, grads, beta1, beta2, eps, variant):
     return out.view(weights.shape)
 
 
+@pytest.mark.parametrize("foreach", [False, True])
 @pytest.mark.parametrize("variant", ["abs", "signed"])
-def test_seven_score_matches_the_hand_written_formula_on_a_tiny_model(variant):
+def test_seven_score_matches_the_hand_written_formula_on_a_tiny_model(variant, foreach):
     model = load_model("tiny-bert", 3).eval()
     batches = [tiny_inputs("tiny-bert", batch=4, seed=s) for s in range(4)]
     name = "bert.encoder.layer.1.attention.self.value.weight"
@@ -43,7 +44,7 @@ def test_seven_score_matches_the_hand_written_formula_on_a_tiny_model(variant):
     for batch in batches:  # the reference's gradients, taken the same way
         backward_on(model, batch)
         grads.append(param.grad[:3, :4].clone())
-    got = score("seven", model, batches, beta1=0.5, beta2=0.7, eps=1e-9, variant=variant)[name]
+    got = score("seven", model, batches, beta1=0.5, beta2=0.7, eps=1e-9, variant=variant, foreach=foreach)[name]
     expected = _reference_seven(param.detach()[:3, :4], grads, 0.5, 0.7, 1e-9, variant)
     torch.testing.assert_close(got[:3, :4].double(), expected, rtol=1e-4, atol=1e-12)
     assert model.training is False and all(p.grad is None for p in model.parameters())

@@ -32,15 +32,19 @@ PRESETS = {
 
 
 class SevenScorer(Scorer):
+    """`foreach`: one fused torch._foreach_* op over all tensors per term, or (default) a loop
+    that finishes each tensor while it is in cache and allocates one tensor-sized scratch at a
+    time (bench/seven_overhead.py measures both)."""
+
     def __init__(self, params, beta1: float = 0.8, beta2: float = 0.9, eps: float = 1e-9,
-                 variant: str = "abs"):
+                 variant: str = "abs", foreach: bool = False):
         super().__init__(params)
         if variant not in VARIANTS:
             raise ValueError(f"prune.hparams.variant: {variant!r} is not one of {', '.join(VARIANTS)}")
         for name, beta in (("beta1", beta1), ("beta2", beta2)):
             if not 0 <= beta < 1:
                 raise ValueError(f"prune.hparams.{name}: {beta} is not in [0, 1)")
-        self.beta1, self.beta2, self.eps, self.variant = beta1, beta2, eps, variant
+        self.beta1, self.beta2, self.eps, self.variant, self.foreach = beta1, beta2, eps, variant, foreach
         self.names = list(params)
         self.m = [torch.zeros_like(p) for p in params.values()]
         self.v = [torch.zeros_like(p) for p in params.values()]
@@ -52,6 +56,22 @@ class SevenScorer(Scorer):
         self.t += 1
         grads = [p.grad for p in self.params.values()]
         weights = list((weights or self.params).values())
+        if self.foreach:
+            self._update_foreach(grads, weights)
+        else:
+            for state in zip(grads, weights, self.m, self.v, self.total, strict=True):
+                self._update_one(*state)
+
+    def _update_one(self, g, theta, m, v, total) -> None:
+        a = g.abs() if self.variant == "abs" else g
+        m.lerp_(a, 1 - self.beta1)
+        v.mul_(self.beta2).addcmul_(a, a, value=1 - self.beta2)
+        scratch = torch.div(v, 1 - self.beta2**self.t, out=a if a is not g else None)
+        scratch.sqrt_().add_(self.eps)
+        scratch = torch.div(m, scratch, out=scratch).div_(1 - self.beta1**self.t)  # c_t
+        total.add_(scratch.mul_(g).mul_(theta).abs_())
+
+    def _update_foreach(self, grads, weights) -> None:
         a = torch._foreach_abs(grads) if self.variant == "abs" else grads
         torch._foreach_lerp_(self.m, a, 1 - self.beta1)
         torch._foreach_mul_(self.v, self.beta2)
@@ -78,6 +98,6 @@ class SevenScorer(Scorer):
 
 METHOD = Method(
     "seven", "Adam-corrected |θ⊙ĝ|: keeps weights whose gradients are steady (sentinels)",
-    SevenScorer, hparams={"beta1": 0.8, "beta2": 0.9, "eps": 1e-9, "variant": "abs"},
+    SevenScorer, hparams={"beta1": 0.8, "beta2": 0.9, "eps": 1e-9, "variant": "abs", "foreach": False},
     schedules=("iterative", "gradual"), presets=PRESETS,
 )

@@ -1,0 +1,53 @@
+"""SEVEN's cost on MiniLM (batch 32, sequence 64), against forward+backward in the same process.
+
+- score ratio: (forward + backward + SEVEN update) / (forward + backward), for the per-tensor
+  loop and the fused torch._foreach_* implementation; goal <= 1.05.
+- dyn-step ratio: a full SEVENdyn step inside its window (forward, backward, SEVEN update,
+  AdamW, mask recomputed to a new density and applied) over a plain fine-tune step: the one
+  that counts for SEVENdyn.
+"""
+
+import torch
+
+from pruning import prunable_parameters
+from pruning.methods.seven import SevenScorer
+from pruning.pruners import GradualPruning
+from pruning.train import TrainState
+
+from .common import interleaved, minilm, minilm_batch, report
+
+
+def main(repeats: int = 7) -> None:
+    batch = minilm_batch(32, 64)
+    model = minilm()
+    params = prunable_parameters(model)
+    loop, fused = SevenScorer(params), SevenScorer(params, foreach=True)
+
+    def forward_backward() -> None:
+        model.zero_grad(set_to_none=True)
+        model(**batch).loss.backward()
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-9)  # tiny lr: weights barely move
+    state = TrainState(model, optimizer, 0, 10**6)
+    pruner = GradualPruning(lambda: SevenScorer(params), 0.7, start=0, duration=10**6)
+
+    def plain_step() -> None:
+        forward_backward()
+        optimizer.step()
+
+    def dyn_step() -> None:
+        forward_backward()
+        pruner.after_backward(state)
+        optimizer.step()
+        pruner.on_step_end(state)
+        state.step += 1
+
+    times = interleaved({
+        "fwd_bwd": forward_backward, "seven_loop": lambda: (forward_backward(), loop.update()),
+        "seven_foreach": lambda: (forward_backward(), fused.update()),
+        "plain_step": plain_step, "dyn_step": dyn_step,
+    }, repeats)
+    base = times["fwd_bwd"]
+    report("seven_overhead", fwd_bwd_s=round(base, 4),
+           ratio_loop=round(times["seven_loop"] / base, 4), ratio_foreach=round(times["seven_foreach"] / base, 4),
+           dyn_step_ratio=round(times["dyn_step"] / times["plain_step"], 4), goal=1.05, repeats=repeats)
