@@ -26,14 +26,21 @@ def layer_key(name: str) -> str:
     return next((part for part in name.split(".") if part.isdigit()), name)
 
 
-def top_k_mask(scores: torch.Tensor, k: int) -> torch.Tensor:
-    """Bool mask of the k largest entries of a 1-D tensor; ties at the threshold by lowest index."""
+def top_k_mask(scores: torch.Tensor, k: int, refill=None) -> torch.Tensor:
+    """Bool mask of the k largest entries of a 1-D float32 tensor; ties at the threshold go to
+    the lowest index. The threshold is found by numpy's in-place introselect, so no copy of the
+    scores is made; `refill(scores)` restores them afterwards (without it a copy is taken)."""
     n = scores.numel()
     if k >= n:
         return torch.ones(n, dtype=torch.bool)
     if k <= 0:
         return torch.zeros(n, dtype=torch.bool)
-    threshold = scores.kthvalue(n - k + 1).values
+    work = scores if refill is not None else scores.clone()
+    values = work.numpy()
+    values.partition(n - k)
+    threshold = float(values[n - k])
+    if refill is not None:
+        refill(scores)
     mask = scores > threshold
     missing = k - int(mask.sum())
     ties = (scores == threshold).nonzero().flatten()[:missing]
@@ -42,9 +49,14 @@ def top_k_mask(scores: torch.Tensor, k: int) -> torch.Tensor:
 
 
 def masks_from_scores(
-    scores: dict[str, torch.Tensor], sparsity: float, allocation: str = "global"
+    scores: dict[str, torch.Tensor], sparsity: float, allocation: str = "global",
+    within: dict[str, torch.Tensor] | None = None,
 ) -> dict[str, torch.Tensor]:
-    """name -> bool mask keeping the top (1 - sparsity) of each allocation group (exact counts)."""
+    """name -> bool mask keeping the top (1 - sparsity) of each allocation group (exact counts).
+
+    `within`: masks already in force; a weight they prune stays pruned whatever its score
+    (no resurrection). Peak extra memory: one float32 copy of the largest group's scores.
+    """
     if not 0.0 <= sparsity <= 1.0:
         raise ValueError(f"sparsity: {sparsity} is not in [0, 1]")
     if allocation not in ALLOCATIONS:
@@ -58,9 +70,18 @@ def masks_from_scores(
         groups[key].append(name)
     masks = {}
     for names in groups.values():
-        flat = torch.cat([scores[n].detach().float().flatten().cpu() for n in names])
-        kept = top_k_mask(flat, round((1.0 - sparsity) * flat.numel()))
-        for name, part in zip(names, kept.split([scores[n].numel() for n in names]), strict=True):
+        sizes = [scores[n].numel() for n in names]
+
+        def fill(flat: torch.Tensor, names=names, sizes=sizes) -> None:
+            for name, part in zip(names, flat.split(sizes), strict=True):
+                part.copy_(scores[name].detach().flatten())
+                if within is not None:
+                    part.masked_fill_(~within[name].flatten().cpu(), float("-inf"))
+
+        flat = torch.empty(sum(sizes), dtype=torch.float32)
+        fill(flat)
+        kept = top_k_mask(flat, round((1.0 - sparsity) * flat.numel()), refill=fill)
+        for name, part in zip(names, kept.split(sizes), strict=True):
             masks[name] = part.view(scores[name].shape)
     return {name: masks[name] for name in scores}
 
@@ -79,14 +100,14 @@ def apply_masks(model: nn.Module, masks: dict[str, torch.Tensor]) -> None:
         mask = mask.to(param.device)
         with torch.no_grad():
             param.mul_(mask)
-        handles.append(param.register_post_accumulate_grad_hook(_gradient_mask(~mask)))
+        handles.append(param.register_post_accumulate_grad_hook(_gradient_mask(mask)))
     setattr(model, _ATTRIBUTE, ({name: m.to(params[name].device) for name, m in masks.items()},
                                 handles))
 
 
-def _gradient_mask(pruned: torch.Tensor):
+def _gradient_mask(mask: torch.Tensor):
     def hook(param: torch.Tensor) -> None:
-        param.grad.masked_fill_(pruned, 0.0)
+        param.grad.mul_(mask)
 
     return hook
 

@@ -20,14 +20,6 @@ from .schedules import cubic_density, exponential_density
 from .train import Callback, TrainState
 
 
-def candidate_scores(scorer: Scorer, masks: dict[str, torch.Tensor] | None, resurrect: bool) -> dict:
-    """The scorer's scores with already-pruned weights at −∞ (unless they may come back)."""
-    scores = scorer.scores()
-    if masks is None or resurrect:
-        return scores
-    return {name: s.masked_fill(~masks[name], float("-inf")) for name, s in scores.items()}
-
-
 def iterative_prune(
     model: nn.Module, scorer: Scorer, batches: Iterator[dict], sparsity: float, iterations: int,
     allocation: str = "global", resurrect: bool = False,
@@ -47,7 +39,7 @@ def iterative_prune(
             backward_on(model, next(batches))
             scorer.update(originals)
             density = exponential_density(i, iterations, 1.0 - sparsity)
-            masks = masks_from_scores(candidate_scores(scorer, masks, resurrect), 1.0 - density, allocation)
+            masks = masks_from_scores(scorer.scores(), 1.0 - density, allocation, within=None if resurrect else masks)
             if resurrect:
                 with torch.no_grad():
                     for name, p in scorer.params.items():
@@ -90,7 +82,6 @@ class GradualPruning(Callback):
         if (step - self.start) % self.every and step != self.end - 1:
             return
         density = cubic_density(step + 1, self.final_density, self.start, self.end - self.start)
-        scores = candidate_scores(self.scorer, self.masks, resurrect=False)
-        self.masks = masks_from_scores(scores, 1.0 - density, self.allocation)
+        self.masks = masks_from_scores(self.scorer.scores(), 1.0 - density, self.allocation, within=self.masks)
         state.set_masks(self.masks)
         self.scorer.forget(self.masks)

@@ -60,5 +60,11 @@ def test_llama_grouped_kv_heads_are_narrower():
 
 
 def test_unsupported_architecture_lists_the_supported_ones():
-    with pytest.raises(ValueError, match="supported: bert, clip, gpt2, llama, vit"):
+    with pytest.raises(ValueError, match="supported: bert, clip, gpt2, llama, small-cnn, vit"):
         layout_of(torch.nn.Linear(2, 2))
+
+
+def test_small_cnn_prunes_its_convolutions_and_hidden_layer_not_its_head():
+    model = load_model("small-cnn", 10)
+    assert {w.name: (w.layer, w.role) for w in prunable_weights(model)} == {
+        "blocks.0.conv.weight": (0, "conv"), "blocks.1.conv.weight": (1, "conv"), "fc.weight": (None, "fc")}

@@ -155,3 +155,11 @@ def test_torch_prune_export_has_orig_and_mask_and_same_outputs(name):
         assert torch.equal(state[stem + "weight_mask"].bool(), masks[n])
         assert stem + "weight_orig" in state
     torch.testing.assert_close(exported(**batch).logits, expected)
+
+
+def test_within_keeps_pruned_weights_pruned_whatever_their_new_score():
+    before = {"a.0.w": torch.tensor([True, True, False, True]), "a.1.w": torch.tensor([False, True])}
+    scores = {"a.0.w": torch.tensor([1.0, 2.0, 99.0, 3.0]), "a.1.w": torch.tensor([50.0, 0.5])}
+    masks = masks_from_scores(scores, 0.5, within=before)  # keep 3 of 6
+    assert masks["a.0.w"].tolist() == [True, True, False, True] and masks["a.1.w"].tolist() == [False, False]
+    assert masks_from_scores(scores, 0.5)["a.0.w"][2]  # without `within`, 99 would come back
