@@ -9,13 +9,9 @@ from analysis.noise_figures import (
     rgv_over_steps,
     variation_histogram,
 )
-from ui.common import empty_state, run_picker, runs_with, table
+from ui.common import page_with_run, runs_with, table
 
-st.title("Gradient noise")
-run = run_picker()
-if run is None:
-    empty_state()
-    st.stop()
+run = page_with_run("Gradient noise")
 probed = runs_with("rgv")
 if not probed:
     st.info("No run has a noise probe yet: runs record one unless `probe.batches = 0`.")

@@ -4,13 +4,9 @@ import streamlit as st
 
 from analysis.figures import layer_sparsity_heatmap
 from analysis.labels import ROLE_LABELS, layer_label
-from ui.common import empty_state, run_picker, table
+from ui.common import page_with_run, table
 
-st.title("Layer sparsity")
-run = run_picker()
-if run is None:
-    empty_state()
-    st.stop()
+run = page_with_run("Layer sparsity")
 
 layers = table(run, "layers")
 kept, total = int(layers["nonzero"].sum()), int(layers["numel"].sum())

@@ -5,13 +5,9 @@ import streamlit as st
 
 from analysis.noise import classify, kept_shares
 from analysis.noise_figures import selection_breakdown, sentinel_scatter, sentinel_shares
-from ui.common import empty_state, run_picker, runs_with, table
+from ui.common import page_with_run, runs_with, table
 
-st.title("Sentinels")
-run = run_picker()
-if run is None:
-    empty_state()
-    st.stop()
+run = page_with_run("Sentinels")
 probed = runs_with("sample")
 if run.label not in probed:
     st.info("Pick a run with a noise probe in the sidebar (runs record one unless `probe.batches = 0`).")

@@ -103,3 +103,13 @@ def url_multiselect(container, label: str, options: list[str], key: str) -> list
     chosen = container.multiselect(label, options, default=wanted or options, key=key)
     st.query_params[key] = ",".join(chosen)
     return chosen
+
+
+def page_with_run(title: str) -> Run:
+    """Title, sidebar picker and the picked run; with no run yet, the empty state and a stop."""
+    st.title(title)
+    run = run_picker()
+    if run is None:
+        empty_state()
+        st.stop()
+    return run
