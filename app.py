@@ -5,10 +5,10 @@ import streamlit as st
 st.set_page_config(page_title="PruneScope", layout="wide")
 
 pages = st.navigation([
-    st.Page("pages/runs.py", title="Runs", icon=":material/table_chart:", url_path="runs", default=True),
-    st.Page("pages/layer_sparsity.py", title="Layer sparsity", icon=":material/grid_on:", url_path="layer-sparsity"),
-    st.Page("pages/gradient_noise.py", title="Gradient noise", icon=":material/ssid_chart:", url_path="gradient-noise"),
-    st.Page("pages/sentinels.py", title="Sentinels", icon=":material/scatter_plot:", url_path="sentinels"),
+    st.Page("views/runs.py", title="Runs", icon=":material/table_chart:", url_path="runs", default=True),
+    st.Page("views/layer_sparsity.py", title="Layer sparsity", icon=":material/grid_on:", url_path="layer-sparsity"),
+    st.Page("views/gradient_noise.py", title="Gradient noise", icon=":material/ssid_chart:", url_path="gradient-noise"),
+    st.Page("views/sentinels.py", title="Sentinels", icon=":material/scatter_plot:", url_path="sentinels"),
 ])
 st.sidebar.caption("PruneScope · why a pruning method keeps the weights it keeps")
 pages.run()  # each page draws the sidebar run picker (ui.common.run_picker) first

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from .conftest import ROOT
 
-PAGES = ("pages/runs.py", "pages/layer_sparsity.py")
+PAGES = ("views/runs.py", "views/layer_sparsity.py")
 
 
 def _app(monkeypatch, runs) -> AppTest:
@@ -107,7 +107,7 @@ def test_a_link_to_a_run_opens_that_run(monkeypatch, smoke_runs):
     assert at.metric[1].value == "90.0%" and at.metric[0].value == "random · 0"
 
 
-@pytest.mark.parametrize("page", ["pages/gradient_noise.py", "pages/sentinels.py"])
+@pytest.mark.parametrize("page", ["views/gradient_noise.py", "views/sentinels.py"])
 def test_noise_pages_show_the_probe_of_the_picked_run(monkeypatch, smoke_runs, page):
     from analysis.store import list_runs
 

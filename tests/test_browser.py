@@ -19,8 +19,9 @@ pytestmark = pytest.mark.slow
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-PAGES = {"runs": "", "layer-sparsity": "layer-sparsity", "gradient-noise": "gradient-noise",
-         "sentinels": "sentinels"}
+PAGES = {  # a deep link first: a fresh server's first request must already use st.navigation
+    "layer-sparsity": "layer-sparsity", "runs": "", "gradient-noise": "gradient-noise", "sentinels": "sentinels",
+}
 DRAWN = {  # what a chart with data draws, per page
     "runs": ".scatterlayer .trace", "layer-sparsity": ".heatmaplayer image, .heatmaplayer .hm",
     "gradient-noise": ".boxlayer .trace", "sentinels": ".gl-container canvas",
@@ -81,6 +82,7 @@ def test_page_renders_its_chart_without_exceptions(server, browser, page):
     assert tab.locator('[data-testid="stException"]').count() == 0
     assert tab.locator(DRAWN[page]).count() > 0, f"{page}: chart has no drawn data"
     assert tab.get_by_text("Page not found").count() == 0
+    assert tab.get_by_role("link", name="Layer sparsity", exact=True).count() == 1  # ours, not pages/ names
     (ROOT / "screenshots").mkdir(exist_ok=True)
     tab.screenshot(path=str(ROOT / "screenshots" / f"{page}.png"), full_page=True)
     tab.close()
