@@ -13,6 +13,7 @@ training loop also zeroes the optimizer state there, so AdamW (with weight decay
 
 from collections import defaultdict
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils import prune as torch_prune
@@ -26,26 +27,58 @@ def layer_key(name: str) -> str:
     return next((part for part in name.split(".") if part.isdigit()), name)
 
 
-def top_k_mask(scores: torch.Tensor, k: int, refill=None) -> torch.Tensor:
-    """Bool mask of the k largest entries of a 1-D float32 tensor; ties at the threshold go to
-    the lowest index. The threshold is found by numpy's in-place introselect, so no copy of the
-    scores is made; `refill(scores)` restores them afterwards (without it a copy is taken)."""
-    n = scores.numel()
-    if k >= n:
-        return torch.ones(n, dtype=torch.bool)
-    if k <= 0:
-        return torch.zeros(n, dtype=torch.bool)
-    work = scores if refill is not None else scores.clone()
-    values = work.numpy()
-    values.partition(n - k)
-    threshold = float(values[n - k])
-    if refill is not None:
-        refill(scores)
-    mask = scores > threshold
-    missing = k - int(mask.sum())
-    ties = (scores == threshold).nonzero().flatten()[:missing]
-    mask[ties] = True
-    return mask
+def _ordered(value: float) -> int:
+    """float32 -> an integer with the same order (sign-magnitude bits to offset binary)."""
+    bits = int(np.array(value, np.float32).view(np.uint32))
+    return bits ^ 0xFFFFFFFF if bits >> 31 else bits ^ 0x80000000
+
+
+def _unordered(key: int) -> float:
+    bits = key ^ 0x80000000 if key >> 31 else key ^ 0xFFFFFFFF
+    return float(np.array(bits, np.uint32).view(np.float32))
+
+
+def top_k_masks(parts: list[torch.Tensor], k: int, allowed: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
+    """Bool masks of the k largest entries across `parts` (in order, each row-major) among those
+    `allowed` permits; ties at the threshold go to the earliest entries.
+
+    Copy-free: the threshold is the k-th largest value, found by bisection over the ordered bits
+    of float32 with one counting pass per step (at most 32), so no tensor larger than one part
+    is ever allocated.
+    """
+    flats = [p.detach().reshape(-1).float() for p in parts]
+    allow = [a.reshape(-1) for a in allowed] if allowed is not None else [None] * len(flats)
+
+    def select(f: torch.Tensor, a: torch.Tensor | None, condition: torch.Tensor) -> torch.Tensor:
+        return condition if a is None else condition & a
+
+    def count_at_least(threshold: float) -> int:
+        return sum(int(select(f, a, f >= threshold).sum()) for f, a in zip(flats, allow, strict=True))
+
+    candidates = sum(f.numel() if a is None else int(a.sum()) for f, a in zip(flats, allow, strict=True))
+    if k >= candidates or k <= 0:
+        return [torch.full_like(f, k > 0, dtype=torch.bool) if a is None else a.clone() & (k > 0)
+                for f, a in zip(flats, allow, strict=True)]
+    values = [f if a is None else f[a] for f, a in zip(flats, allow, strict=True)]
+    low = _ordered(min(float(v.min()) for v in values if v.numel()))
+    high = _ordered(max(float(v.max()) for v in values if v.numel()))
+    del values
+    while low < high:  # largest key whose value still has >= k entries at or above it
+        middle = (low + high + 1) // 2
+        if count_at_least(_unordered(middle)) >= k:
+            low = middle
+        else:
+            high = middle - 1
+    threshold = _unordered(low)
+    masks = [select(f, a, f > threshold) for f, a in zip(flats, allow, strict=True)]
+    missing = k - sum(int(m.sum()) for m in masks)
+    for f, a, mask in zip(flats, allow, masks, strict=True):
+        if missing <= 0:
+            break
+        ties = select(f, a, f == threshold).nonzero().flatten()[:missing]
+        mask[ties] = True
+        missing -= len(ties)
+    return masks
 
 
 def masks_from_scores(
@@ -55,7 +88,7 @@ def masks_from_scores(
     """name -> bool mask keeping the top (1 - sparsity) of each allocation group (exact counts).
 
     `within`: masks already in force; a weight they prune stays pruned whatever its score
-    (no resurrection). Peak extra memory: one float32 copy of the largest group's scores.
+    (no resurrection). Copy-free (see top_k_masks): peak extra memory is the bool masks.
     """
     if not 0.0 <= sparsity <= 1.0:
         raise ValueError(f"sparsity: {sparsity} is not in [0, 1]")
@@ -70,19 +103,11 @@ def masks_from_scores(
         groups[key].append(name)
     masks = {}
     for names in groups.values():
-        sizes = [scores[n].numel() for n in names]
-
-        def fill(flat: torch.Tensor, names=names, sizes=sizes) -> None:
-            for name, part in zip(names, flat.split(sizes), strict=True):
-                part.copy_(scores[name].detach().flatten())
-                if within is not None:
-                    part.masked_fill_(~within[name].flatten().cpu(), float("-inf"))
-
-        flat = torch.empty(sum(sizes), dtype=torch.float32)
-        fill(flat)
-        kept = top_k_mask(flat, round((1.0 - sparsity) * flat.numel()), refill=fill)
-        for name, part in zip(names, kept.split(sizes), strict=True):
-            masks[name] = part.view(scores[name].shape)
+        k = round((1.0 - sparsity) * sum(scores[n].numel() for n in names))
+        allowed = [within[n].cpu() for n in names] if within is not None else None
+        kept = top_k_masks([scores[n].cpu() for n in names], k, allowed)
+        for name, mask in zip(names, kept, strict=True):
+            masks[name] = mask.view(scores[name].shape)
     return {name: masks[name] for name in scores}
 
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pruning import apply_masks, masks_from_scores, prunable_parameters, remove_masks, score
-from pruning.masks import get_masks, layer_key, to_torch_prune, top_k_mask
+from pruning.masks import get_masks, layer_key, to_torch_prune, top_k_masks
 from pruning.models import load_model
 from pruning.train import Callback, TrainConfig, finetune
 
@@ -49,8 +49,10 @@ def test_ties_go_to_the_lowest_index_in_dict_order():
     masks = masks_from_scores(scores, 0.5, "global")  # keep 5 of 10 equal scores
     assert masks["a.0.w"].tolist() == [[True, True, True], [True, True, False]]
     assert not masks["a.1.w"].any()
-    assert torch.equal(top_k_mask(torch.tensor([3.0, 1.0, 3.0, 3.0]), 2),
-                       torch.tensor([True, False, True, False]))
+    [mask] = top_k_masks([torch.tensor([3.0, 1.0, 3.0, 3.0])], 2)
+    assert mask.tolist() == [True, False, True, False]
+    [mask] = top_k_masks([torch.tensor([-0.0, 0.0, -1.0, float("inf"), -2.5])], 3)  # signs, zeros, inf
+    assert mask.tolist() == [True, True, False, True, False]
 
 
 def test_bad_input_is_named():
