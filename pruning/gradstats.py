@@ -21,7 +21,6 @@ LOG10_EDGES = np.linspace(-4.0, 4.0, 41)
 HISTOGRAM_STRIDE = 32
 """The histograms read every 32nd entry of each matrix (a fixed, regular subsample): the shape of
 the distribution at a small part of the cost (MiniLM: 336,384 entries a step)."""
-SUBSETS = ("all", "kept", "pruned")
 
 
 @dataclass

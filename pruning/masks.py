@@ -175,9 +175,3 @@ def to_torch_prune(model: nn.Module) -> nn.Module:
         module_name, _, attribute = name.rpartition(".")
         torch_prune.custom_from_mask(model.get_submodule(module_name), attribute, mask)
     return model
-
-
-def density_report(model: nn.Module, names: list[str]) -> dict[str, tuple[int, int]]:
-    """name -> (non-zero count, total count) of the given parameters as they are now."""
-    params = dict(model.named_parameters())
-    return {n: (int(params[n].count_nonzero()), params[n].numel()) for n in names}
