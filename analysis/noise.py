@@ -47,6 +47,7 @@ def kept_shares(sentinels: pd.DataFrame, method: str) -> pd.DataFrame:
     """Per layer and over all layers: the share of SW and of TSW that the run's mask keeps, and
     that SNIP's mask at the same density keeps."""
     per_layer = sentinels.groupby("layer").sum(numeric_only=True)
+    per_layer = per_layer.loc[sorted(per_layer.index, key=lambda layer: (layer < 0, layer))]
     per_layer.index = [layer_label(i) for i in per_layer.index]
     per_layer.loc["all layers"] = sentinels.sum(numeric_only=True)
     rows = []

@@ -35,13 +35,15 @@ def test_classes_and_kept_shares():
     assert classify(sample).tolist() == ["SW", "TSW", "other", "SW"]
     assert classify(sample, snr_threshold=3.0).tolist() == ["TSW", "TSW", "other", "TSW"]
     assert classify(sample, log_saliency_threshold=-2.5).tolist() == ["other", "other", "other", "SW"]
-    sentinels = pd.DataFrame({"layer": [0, 0, 1], "module": ["q", "k", "q"], "top": [10, 10, 10],
-                              "sw": [6, 4, 5], "tsw": [4, 6, 5], "sw_kept": [6, 2, 5], "tsw_kept": [1, 1, 0],
-                              "sw_kept_snip": [3, 2, 5], "tsw_kept_snip": [4, 6, 5]})
+    sentinels = pd.DataFrame({"layer": [-1, 0, 0, 1], "module": ["pooler", "q", "k", "q"], "top": [1, 10, 10, 10],
+                              "sw": [1, 6, 4, 5], "tsw": [0, 4, 6, 5], "sw_kept": [1, 6, 2, 5],
+                              "tsw_kept": [0, 1, 1, 0], "sw_kept_snip": [0, 3, 2, 5], "tsw_kept_snip": [0, 4, 6, 5]})
     shares = kept_shares(sentinels, "SEVENpre").set_index(["layer_name", "who", "class"])["share"]
     assert shares[("layer 0", "SEVENpre", "SW")] == pytest.approx(8 / 10)
     assert shares[("layer 0", "SNIP, same density", "TSW")] == pytest.approx(10 / 10)
     assert shares[("all layers", "SEVENpre", "TSW")] == pytest.approx(2 / 15)
+    order = kept_shares(sentinels, "SEVENpre")["layer_name"].unique().tolist()
+    assert order == ["layer 0", "layer 1", "after blocks", "all layers"]
     fig = sentinel_shares(kept_shares(sentinels, "SEVENpre"))
     assert {t.name for t in fig.data} == {"SEVENpre", "SNIP, same density"} and len(fig.data) == 4
 
