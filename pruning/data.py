@@ -154,10 +154,12 @@ def load_examples(name: str, text_column: str = "text", label_column: str = "lab
 
 
 def _drop_duplicates(examples: Examples) -> Examples:
+    """Keep the first occurrence of every input (an image by its bytes)."""
     keys = (row.tobytes() for row in examples.inputs) if examples.is_image else examples.inputs
-    seen: set = set()
-    keep = [i for i, key in enumerate(keys) if not (key in seen or seen.add(key))]
-    return examples.take(np.array(keep, dtype=np.int64))
+    first: dict = {}
+    for index, key in enumerate(keys):
+        first.setdefault(key, index)
+    return examples.take(np.fromiter(first.values(), np.int64, len(first)))
 
 
 @dataclass
