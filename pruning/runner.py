@@ -101,8 +101,7 @@ def _probe(prepared: Prepared, model: torch.nn.Module, masks: dict[str, torch.Te
     if prune is not None:
         model = load_model(config.model.name, len(prepared.splits.train.label_names), config.seed)
         _load_base_weights(model, prepared.base)
-        stream = endless_batches(prepared.encoded["train"], config.finetune.batch_size, config.seed)
-        score_batches = list(itertools.islice(stream, prune.score_batches))
+        score_batches = list(itertools.islice(_scoring_stream(prepared), prune.score_batches))
     if on_progress:
         on_progress("noise probe", 0, config.probe.batches)
     result = probe(
@@ -114,6 +113,12 @@ def _probe(prepared: Prepared, model: torch.nn.Module, masks: dict[str, torch.Te
     )
     for name in ("rgv", "histograms", "sample", "sentinels"):
         writer.table(name, getattr(result, name))
+
+
+def _scoring_stream(prepared: Prepared):
+    """The batches a pruned run scores on; the probe's SNIP reference reads the same ones."""
+    config = prepared.config
+    return endless_batches(prepared.encoded["train"], config.finetune.batch_size, config.seed)
 
 
 def _metric_rows(step: int, sparsity: float, split_name: str, metrics: dict) -> list[dict]:
@@ -157,7 +162,7 @@ def _prune(prepared: Prepared, on_progress: Progress | None) -> tuple[Scorer | N
     prune = config.prune
     method = METHODS[prune.method]
     hparams = prune.resolved_hparams(config.seed)
-    batches = endless_batches(prepared.encoded["train"], config.finetune.batch_size, config.seed)
+    batches = _scoring_stream(prepared)
     schedule = prune.resolved_schedule
     if schedule == "gradual":
         start, duration = prune.window(config.finetune.steps)
