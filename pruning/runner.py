@@ -167,7 +167,7 @@ def _prune(prepared: Prepared, on_progress: Progress | None) -> tuple[Scorer | N
     if schedule == "gradual":
         start, duration = prune.window(config.finetune.steps)
         return None, GradualPruning(lambda: method.make_scorer(model, **hparams), prune.sparsity, start,
-                                    duration, prune.every, prune.allocation)
+                                    duration, prune.every, prune.allocation, method.scores_from_start)
     scorer = method.make_scorer(model, **hparams)
     if schedule == "one-shot":
         accumulate(scorer, model, itertools.islice(batches, prune.score_batches))

@@ -8,9 +8,9 @@ from pruning.models import load_model
 
 
 def test_registry_holds_exactly_the_implemented_methods():
-    assert set(METHODS) == {"magnitude", "random", "snip", "seven"}
+    assert set(METHODS) == {"magnitude", "random", "snip", "grasp", "seven", "movement", "soft-movement", "platon"}
     for method in METHODS.values():
-        assert method.scorer.__module__ == f"pruning.methods.{method.name}"
+        assert method.scorer.__module__ == f"pruning.methods.{method.name.replace('-', '_')}"
 
 
 def test_magnitude_is_absolute_weight():
@@ -34,7 +34,7 @@ def test_random_is_seeded_uniform():
 
 def test_unknown_method_and_hparam_are_named():
     model = load_model("tiny-bert", 2)
-    with pytest.raises(ValueError, match="magnitude, random, snip, seven"):
+    with pytest.raises(ValueError, match="magnitude, random, snip, grasp, seven, movement, soft-movement, platon"):
         score("snap", model)
     with pytest.raises(ValueError, match="allowed: seed"):
         score("random", model, beta=0.3)

@@ -69,28 +69,47 @@ def test_force_may_resurrect_with_the_original_values():
         assert torch.equal(p[masks[n]], original[n][masks[n]])
 
 
-def test_gradual_seven_dyn_follows_the_cubic_schedule_to_exact_sparsity():
+GRADUAL = [name for name, method in METHODS.items() if "gradual" in method.schedules]
+
+
+@pytest.mark.parametrize("method", GRADUAL)
+def test_gradual_follows_the_cubic_schedule_to_exact_sparsity(method):
     model = load_model("tiny-bert", 2)
     g = torch.Generator().manual_seed(0)
     ids = torch.randint(1000, 5000, (64, 10), generator=g)
     data = Encoded({"input_ids": ids, "attention_mask": torch.ones_like(ids)}, ids[:, 0] % 2)
-    seen = []
+    seen, first_scored = [], []
 
     class Watch(GradualPruning):
+        def after_backward(self, state):
+            unscored = self.scorer is None
+            super().after_backward(state)
+            if unscored and self.scorer is not None:
+                first_scored.append(state.step)
+
         def on_step_end(self, state):
             before = self.masks
             super().on_step_end(state)
             if self.masks is not before:
                 seen.append((state.step, _kept(self.masks)[0]))
+                history.append(self.masks)
 
-    callback = Watch(lambda: METHODS["seven"].make_scorer(model), 0.7, start=3, duration=8, every=2)
+    history = []
+    spec = METHODS[method]
+    callback = Watch(lambda: spec.make_scorer(model), 0.7, start=3, duration=8, every=2,
+                     accumulate_from_start=spec.scores_from_start)
     finetune(model, data, TrainConfig(steps=14, lr=1e-3, batch_size=8, warmup=0.0), seed=0, callbacks=(callback,))
     masks = get_masks(model)
     kept, total = _kept(masks)
     assert kept == round(0.3 * total)
-    assert callback.scorer.t == 8  # scored on every step of the window, counter from its start
+    if spec.uses_data:  # movement and PLATON score from the first step, SEVENdyn from t_i
+        assert first_scored == [0 if spec.scores_from_start else 3]
+    if method == "seven":
+        assert callback.scorer.t == 8  # scored on every step of the window, counter from its start
     assert [s for s, _ in seen] == [3, 5, 7, 9, 10]  # every 2nd step of [3, 11), and its last
     for step, count in seen:
         assert count == round(cubic_density(step + 1, 0.3, 3, 8) * total)
+    for before, after in itertools.pairwise(history):
+        assert all((after[n] & ~before[n]).sum() == 0 for n in after)
     for n, p in prunable_parameters(model).items():
         assert not p[~masks[n]].any()

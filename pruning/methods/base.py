@@ -37,6 +37,12 @@ class Scorer:
     def forget(self, masks: dict[str, torch.Tensor]) -> None:
         """No resurrection: a pruned weight's accumulated state is dropped (default: none kept)."""
 
+    def accumulate(self, model: nn.Module, batches: Iterable[dict]) -> None:
+        """One pass over `batches` at fixed weights: a backward and an update per batch."""
+        for batch in batches:
+            backward_on(model, batch)
+            self.update()
+
 
 @dataclass(frozen=True)
 class Method:
@@ -48,6 +54,8 @@ class Method:
     hparams: dict[str, float | int | str | bool] = field(default_factory=dict)
     schedules: tuple[str, ...] = ("one-shot",)
     presets: dict[str, dict] = field(default_factory=dict)
+    scores_from_start: bool = False
+    """gradual only: accumulate scores from the first fine-tuning step (movement, PLATON), not t_i"""
 
     @property
     def uses_data(self) -> bool:
@@ -62,7 +70,11 @@ class Method:
         return {**self.hparams, **given}
 
     def make_scorer(self, model: nn.Module, **hparams) -> Scorer:
-        return self.scorer(prunable_parameters(model), **self.check_hparams(hparams))
+        return self.make_scorer_for(prunable_parameters(model), **hparams)
+
+    def make_scorer_for(self, params: dict[str, nn.Parameter], **hparams) -> Scorer:
+        """A scorer over any named parameters (the prunable ones of a model, or a test's own)."""
+        return self.scorer(params, **self.check_hparams(hparams))
 
 
 @contextmanager
@@ -93,9 +105,19 @@ def accumulate(scorer: Scorer, model: nn.Module, batches: Iterable[dict]) -> Sco
         was_training = model.training
         model.eval()
         with gradients_only_for(model, scorer.params):
-            for batch in batches:
-                backward_on(model, batch)
-                scorer.update()
+            scorer.accumulate(model, batches)
         model.zero_grad(set_to_none=True)
         model.train(was_training)
     return scorer
+
+
+@torch.no_grad()
+def corrected_ratio(a: torch.Tensor, m: torch.Tensor, v: torch.Tensor, t: int, beta1: float, beta2: float,
+                    eps: float, out: torch.Tensor | None = None) -> torch.Tensor:
+    """Adam's bias-corrected step direction after updating the moments with `a` (in place):
+    m ← β1·m + (1 − β1)·a,  v ← β2·v + (1 − β2)·a²,
+    returns (m / (1 − β1^t)) / (sqrt(v / (1 − β2^t)) + ε), written into `out` if given."""
+    m.lerp_(a, 1 - beta1)
+    v.mul_(beta2).addcmul_(a, a, value=1 - beta2)
+    ratio = torch.div(v, 1 - beta2**t, out=out).sqrt_().add_(eps)
+    return torch.div(m, ratio, out=ratio).div_(1 - beta1**t)

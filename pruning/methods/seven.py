@@ -14,7 +14,7 @@ Iterative schedule = SEVENpre (Algorithm 1); gradual schedule = SEVENdyn (Algori
 
 import torch
 
-from .base import Method, Scorer
+from .base import Method, Scorer, corrected_ratio
 
 VARIANTS = ("abs", "signed")
 
@@ -64,12 +64,8 @@ class SevenScorer(Scorer):
 
     def _update_one(self, g, theta, m, v, total) -> None:
         a = g.abs() if self.variant == "abs" else g
-        m.lerp_(a, 1 - self.beta1)
-        v.mul_(self.beta2).addcmul_(a, a, value=1 - self.beta2)
-        scratch = torch.div(v, 1 - self.beta2**self.t, out=a if a is not g else None)
-        scratch.sqrt_().add_(self.eps)
-        scratch = torch.div(m, scratch, out=scratch).div_(1 - self.beta1**self.t)  # c_t
-        total.add_(scratch.mul_(g).mul_(theta).abs_())
+        c = corrected_ratio(a, m, v, self.t, self.beta1, self.beta2, self.eps, out=a if a is not g else None)
+        total.add_(c.mul_(g).mul_(theta).abs_())
 
     def _update_foreach(self, grads, weights) -> None:
         a = torch._foreach_abs(grads) if self.variant == "abs" else grads

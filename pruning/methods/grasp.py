@@ -1,0 +1,52 @@
+"""GraSP (Wang et al. 2020) on the pretrained weights, via a Hessian-vector product.
+
+Over the scoring batches B: ḡ = (1/|B|) Σ_b g_b (no graph), then
+    H ḡ = (1/|B|) Σ_b ∇_θ (g_b(θ) · ḡ)          (double backward, ḡ held constant)
+GraSP removes the weights with the highest −θ ⊙ Hḡ (pruning them reduces gradient flow
+least), so the kept-is-higher score is S = θ ⊙ Hḡ. `temperature` divides the logits (the
+authors use 200 on CIFAR; 1 leaves the loss as fine-tuning sees it). One-shot only.
+"""
+
+import torch
+from torch.nn import functional
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+from .base import Method, Scorer
+
+
+class GraspScorer(Scorer):
+    def __init__(self, params, temperature: float = 1.0):
+        super().__init__(params)
+        if temperature <= 0:
+            raise ValueError(f"prune.hparams.temperature: {temperature} is not > 0")
+        self.temperature = temperature
+        self.hg = {name: torch.zeros_like(p) for name, p in params.items()}
+
+    def _loss(self, model, batch) -> torch.Tensor:
+        if self.temperature == 1.0:
+            return model(**batch).loss
+        inputs = {k: v for k, v in batch.items() if k != "labels"}
+        return functional.cross_entropy(model(**inputs).logits / self.temperature, batch["labels"])
+
+    def accumulate(self, model, batches) -> None:
+        batches = list(batches)
+        params = list(self.params.values())
+        mean_grad = [torch.zeros_like(p) for p in params]
+        for batch in batches:
+            grads = torch.autograd.grad(self._loss(model, batch), params)
+            torch._foreach_add_(mean_grad, grads, alpha=1 / len(batches))
+        for batch in batches:
+            with sdpa_kernel(SDPBackend.MATH):  # the fused attention kernels have no double backward
+                grads = torch.autograd.grad(self._loss(model, batch), params, create_graph=True)
+                dot = sum((g * fixed).sum() for g, fixed in zip(grads, mean_grad, strict=True))
+                hessian_products = torch.autograd.grad(dot, params)
+            torch._foreach_add_(list(self.hg.values()), hessian_products, alpha=1 / len(batches))
+
+    def update(self, weights=None) -> None:
+        raise NotImplementedError("GraSP needs two passes over its batches; use accumulate()")
+
+    def scores(self) -> dict[str, torch.Tensor]:
+        return {name: p.detach() * self.hg[name] for name, p in self.params.items()}
+
+METHOD = Method("grasp", "θ⊙Hḡ: keep weights whose removal would most reduce gradient flow", GraspScorer,
+                hparams={"temperature": 1.0})

@@ -1,0 +1,25 @@
+"""Movement pruning (Sanh et al. 2020), first-order form: during fine-tuning, after every
+backward, S ← S − θ ⊙ g (weights moving away from zero score high). Top-k by S on the cubic
+schedule; scores accumulate from the first fine-tuning step."""
+
+import torch
+
+from .base import Method, Scorer
+
+
+class MovementScorer(Scorer):
+    def __init__(self, params):
+        super().__init__(params)
+        self.total = {name: torch.zeros_like(p) for name, p in params.items()}
+
+    @torch.no_grad()
+    def update(self, weights=None) -> None:
+        for name, p in self.params.items():
+            self.total[name].addcmul_(p, p.grad, value=-1.0)
+
+    def scores(self) -> dict[str, torch.Tensor]:
+        return self.total
+
+
+METHOD = Method("movement", "−Σ θ⊙g during fine-tuning: keep weights moving away from zero", MovementScorer,
+                schedules=("gradual",), scores_from_start=True)
