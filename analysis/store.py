@@ -4,6 +4,7 @@
                   metrics.parquet    long format: step, sparsity, split, metric, value
                   layers.parquet     one row per prunable weight: layer, module, shape, sparsity
                   masks.safetensors  bool masks; scores.safetensors; model.safetensors (dense)
+    runs/.studies/<study>.json       a sweep's planned runs (run_id, method, sparsity, seed)
 
 A run is written into runs/.tmp-<run_id>-<pid>/ and renamed into place when it ends, so a
 crash never leaves a half run that looks finished. No pickle: JSON, parquet, safetensors.
@@ -12,6 +13,7 @@ Reading needs no torch: the dashboard imports this module only.
 
 import json
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -180,3 +182,35 @@ def has_table(run: Run, name: str) -> bool:
 def load_tensors(run: Run, name: str) -> dict[str, np.ndarray]:
     path = run.path / f"{name}.safetensors"
     return load_file(path) if path.exists() else {}
+
+
+STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def _study_path(root: str | Path | None, study: str) -> Path:
+    if not STUDY_NAME.match(study):
+        raise ValueError(f"sweep.study: {study!r} must be 1-64 letters, digits, '_', '.' or '-'")
+    return runs_root(root) / ".studies" / f"{study}.json"
+
+
+def write_study(root: str | Path | None, study: str, runs: list[dict]) -> Path:
+    """Record a study: its name and planned runs ({run_id, method, sparsity, seed}), atomically."""
+    path = _study_path(root, study)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp-{os.getpid()}")
+    tmp.write_text(json.dumps({"study": study, "runs": runs}, indent=1))
+    tmp.replace(path)
+    return path
+
+
+def list_studies(root: str | Path | None = None) -> list[str]:
+    """Names of the recorded studies, sorted."""
+    folder = runs_root(root) / ".studies"
+    return sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
+
+
+def study_runs(root: str | Path | None, study: str) -> list[Run]:
+    """The finished runs of `study` (planned runs not yet done, or broken, are left out)."""
+    planned = json.loads(_study_path(root, study).read_text())["runs"]
+    runs = [read_run(runs_root(root) / entry["run_id"]) for entry in planned]
+    return [run for run in runs if run.status == "done"]

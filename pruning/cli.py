@@ -1,4 +1,4 @@
-"""Command line: python -m pruning {run, list, show, demo, methods}.
+"""Command line: python -m pruning {run, sweep, list, show, demo, methods}.
 
 Exit codes: 0 done, 1 the run failed while computing, 2 bad input (nothing written).
 """
@@ -27,6 +27,16 @@ def _run(args) -> int:
     path = execute(config, args.runs)
     print(path)
     return 0
+
+
+def _sweep(args) -> int:
+    from .sweep import load_sweep, run_sweep
+
+    sweep = run_sweep(load_sweep(args.config, args.set), args.runs)
+    print(f"study {sweep.study}: {len(sweep.configs) - len(sweep.failed)} of {len(sweep.configs)} runs done")
+    for run_id, error in sweep.failed:
+        print(f"failed {run_id}: {error}", file=sys.stderr)
+    return 1 if sweep.failed else 0
 
 
 def _demo(args) -> int:
@@ -92,6 +102,11 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--sparsity", type=float, help="prune.sparsity in [0, 1)")
     run.add_argument("--seed", type=int)
     run.set_defaults(handler=_run)
+    sweep = sub.add_parser("sweep", help="run a config's [sweep]: methods x sparsities x seeds, resumable")
+    sweep.add_argument("config")
+    sweep.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+                       help="override a config field (repeatable)")
+    sweep.set_defaults(handler=_sweep)
     for name, handler, text in (("list", _list, "list runs"), ("demo", _demo, "compute the demo"),
                                 ("methods", _methods, "list pruning methods")):
         sub.add_parser(name, help=text).set_defaults(handler=handler)

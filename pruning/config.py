@@ -264,8 +264,8 @@ def config_from_dict(values: dict) -> RunConfig:
     return config
 
 
-def load_config(path: str | Path, overrides: list[str] = ()) -> RunConfig:
-    """Read a TOML run config and apply `section.field=value` overrides, validating all."""
+def read_toml(path: str | Path, overrides: list[str] = ()) -> dict:
+    """A TOML file as a dict, with `section.field=value` overrides applied."""
     try:
         values = tomllib.loads(Path(path).read_text())
     except FileNotFoundError:
@@ -274,4 +274,12 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> RunConfig:
         raise ConfigError(f"config: {path} is not valid TOML: {error}") from None
     for assignment in overrides:
         apply_override(values, assignment)
+    return values
+
+
+def load_config(path: str | Path, overrides: list[str] = ()) -> RunConfig:
+    """Read a TOML run config and apply `section.field=value` overrides, validating all."""
+    values = read_toml(path, overrides)
+    if "sweep" in values:
+        raise ConfigError(f"config: {path} has a [sweep] table; run it with: python -m pruning sweep {path}")
     return config_from_dict(values)

@@ -156,13 +156,28 @@ def _manifest(prepared: Prepared) -> dict:
     }
 
 
-def _prune(prepared: Prepared, on_progress: Progress | None) -> tuple[Scorer | None, GradualPruning | None]:
+class _Counted:
+    """An iterator that counts what it hands out (the scoring batches a run really read)."""
+
+    def __init__(self, items):
+        self.items, self.count = items, 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        item = next(self.items)
+        self.count += 1
+        return item
+
+
+def _prune(prepared: Prepared, batches: _Counted,
+           on_progress: Progress | None) -> tuple[Scorer | None, GradualPruning | None]:
     """Prune before fine-tuning (one-shot, iterative), or return the callback that prunes during it."""
     config, model = prepared.config, prepared.model
     prune = config.prune
     method = METHODS[prune.method]
     hparams = prune.resolved_hparams(config.seed)
-    batches = _scoring_stream(prepared)
     schedule = prune.resolved_schedule
     if schedule == "gradual":
         start, duration = prune.window(config.finetune.steps)
@@ -195,8 +210,9 @@ def _compute(prepared: Prepared, writer: RunWriter, on_progress: Progress | None
     rows: list[dict] = []
     sparsity = config.sparsity
     scorer, callback = (None, None)
+    scoring = _Counted(_scoring_stream(prepared))
     if config.prune is not None:
-        scorer, callback = _prune(prepared, on_progress)
+        scorer, callback = _prune(prepared, scoring, on_progress)
         train_config, stage = config.finetune, f"{'prune' if callback else 'recover'} {config.label} {sparsity:.0%}"
     else:
         train_config, stage = config.dense, "fine-tune dense"
@@ -228,8 +244,10 @@ def _compute(prepared: Prepared, writer: RunWriter, on_progress: Progress | None
     if config.prune is None and train_config.steps > 0:
         save_weights(model, str(writer.path / "model.safetensors"))
     kept = int(layers["nonzero"].sum())
+    budget = {"scoring_batches": scoring.count, "train_steps": train_config.steps,
+              "batch_size": train_config.batch_size}
     return {"results": {"validation": final_val, "test": final_test,
-                        "kept_weights": kept, "prunable_weights": int(layers["numel"].sum())}}
+                        "kept_weights": kept, "prunable_weights": int(layers["numel"].sum())}, "budget": budget}
 
 
 def execute(config: RunConfig, root: str | Path | None = None,

@@ -1,0 +1,93 @@
+"""Sweeps: one run config x methods x sparsities x seeds, on identical data and budget.
+
+A sweep file is a run config with a [sweep] table:
+    [sweep]
+    study = "compare"                       # groups the runs (default: the file's stem)
+    methods = ["SEVENpre", "SNIP", "GraSP"]  # labels of pruning.methods.variants()
+    sparsities = [0.5, 0.7, 0.9]
+    seeds = [0, 1, 2]
+Only prune.method/schedule/resurrect, prune.sparsity and seed vary; every other field is the
+file's. All configs are checked before the first run starts. The study record lists the
+planned run_ids; runs already done are skipped, so a killed sweep resumes where it stopped.
+"""
+
+import copy
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from analysis.store import STUDY_NAME, read_run, runs_root, write_study
+
+from .config import ConfigError, RunConfig, config_from_dict, read_toml
+from .methods import variants
+
+SWEEP_FIELDS = ("study", "methods", "sparsities", "seeds")
+
+
+@dataclass
+class Sweep:
+    study: str
+    configs: list[RunConfig]
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _check_list(sweep: dict, name: str, kind: type, allowed, allowed_text: str) -> list:
+    values = sweep.get(name)
+    if not isinstance(values, list) or not values:
+        raise ConfigError(f"sweep.{name}: expected a non-empty list")
+    for value in values:
+        if not isinstance(value, kind) or isinstance(value, bool) or not allowed(value):
+            raise ConfigError(f"sweep.{name}: {value!r} is not allowed; allowed: {allowed_text}")
+    if len(set(values)) != len(values):
+        raise ConfigError(f"sweep.{name}: {values} has repeats")
+    return values
+
+
+def load_sweep(path: str | Path, overrides: list[str] = ()) -> Sweep:
+    """Read a sweep file: every run config it expands to, validated."""
+    values = read_toml(path, overrides)
+    sweep = values.pop("sweep", None)
+    if not isinstance(sweep, dict):
+        raise ConfigError(f"sweep: {path} has no [sweep] table (fields: {', '.join(SWEEP_FIELDS)})")
+    unknown = sorted(set(sweep) - set(SWEEP_FIELDS))
+    if unknown:
+        raise ConfigError(f"sweep.{unknown[0]}: unknown field; allowed: {', '.join(SWEEP_FIELDS)}")
+    labels = variants()
+    methods = _check_list(sweep, "methods", str, labels.__contains__, ", ".join(labels))
+    sparsities = _check_list(sweep, "sparsities", float, lambda s: 0 <= s < 1, "decimals in [0, 1)")
+    seeds = _check_list(sweep, "seeds", int, lambda s: s >= 0, "integers >= 0")
+    study = sweep.get("study", Path(path).stem)
+    if not isinstance(study, str) or not STUDY_NAME.match(study):
+        raise ConfigError(f"sweep.study: {study!r} must be 1-64 letters, digits, '_', '.' or '-'")
+    configs = []
+    for seed, sparsity, method in itertools.product(seeds, sparsities, methods):
+        run = copy.deepcopy(values)
+        run["seed"] = seed
+        run.setdefault("prune", {}).update(labels[method], sparsity=sparsity)
+        configs.append(config_from_dict(run))
+    return Sweep(study, configs)
+
+
+def run_sweep(sweep: Sweep, root: str | Path | None = None) -> Sweep:
+    """Record the study, then execute its runs in order (done ones are skipped); a run that
+    fails is noted in `sweep.failed` and the sweep goes on."""
+    from .runner import execute
+
+    root = runs_root(root)
+    write_study(root, sweep.study, [dict(run_id=c.run_id, method=c.label, sparsity=c.sparsity, seed=c.seed)
+                                    for c in sweep.configs])
+    bar = tqdm(sweep.configs, desc=f"sweep {sweep.study}", unit="run", dynamic_ncols=True)
+    for config in bar:
+        bar.set_postfix_str(f"{config.label} {config.sparsity:.0%} seed {config.seed}")
+        target = root / config.run_id
+        if target.exists() and read_run(target).status == "done":
+            continue
+        try:
+            execute(config, root)
+        except ConfigError:
+            raise
+        except Exception as error:
+            sweep.failed.append((config.run_id, f"{type(error).__name__}: {error}"))
+    return sweep
