@@ -11,9 +11,10 @@ ROLE_LABELS = {
 }
 
 METHOD_COLORS = {
-    "dense": "#222222", "magnitude": "#1f77b4", "random": "#7f7f7f", "SNIP": "#ff7f0e",
-    "Iter-SNIP": "#e6a23c", "FORCE": "#bcbd22", "SEVENpre": "#2ca02c", "SEVENdyn": "#17becf",
-    "gradual magnitude": "#9467bd",
+    "dense": "#222222", "magnitude": "#1f77b4", "gradual magnitude": "#9467bd", "random": "#7f7f7f",
+    "SNIP": "#ff7f0e", "Iter-SNIP": "#e6a23c", "FORCE": "#bcbd22", "GraSP": "#8c564b",
+    "SEVENpre": "#2ca02c", "SEVENdyn": "#17becf", "movement": "#d62728", "soft movement": "#e377c2",
+    "PLATON": "#393b79",
 }
 _FALLBACK = ("#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
 
@@ -23,6 +24,12 @@ def method_color(method: str) -> str:
     if method in METHOD_COLORS:
         return METHOD_COLORS[method]
     return _FALLBACK[sum(map(ord, method)) % len(_FALLBACK)]
+
+
+def method_order(methods) -> list[str]:
+    """Methods in the order of METHOD_COLORS (families together), unknown names last."""
+    known = list(METHOD_COLORS)
+    return sorted(methods, key=lambda m: (known.index(m) if m in known else len(known), m))
 
 
 def layer_label(layer: int) -> str:

@@ -6,7 +6,7 @@ from .store import Run
 
 RUN_COLUMNS = [
     "run_id", "label", "status", "method", "sparsity", "seed", "model", "data", "val_accuracy",
-    "val_f1", "val_mcc", "test_accuracy", "kept_fraction", "duration_s", "created", "problem",
+    "val_f1", "val_mcc", "test_accuracy", "kept_weights", "kept_fraction", "duration_s", "created", "problem",
 ]
 
 
@@ -23,7 +23,7 @@ def final_metrics(runs: list[Run]) -> pd.DataFrame:
             "method": run.method, "sparsity": m.get("sparsity"), "seed": m.get("seed"),
             "model": m.get("model"), "data": (m.get("data") or {}).get("name"),
             "val_accuracy": val.get("accuracy"), "val_f1": val.get("f1"), "val_mcc": val.get("mcc"),
-            "test_accuracy": test.get("accuracy"),
+            "test_accuracy": test.get("accuracy"), "kept_weights": kept,
             "kept_fraction": kept / total if kept is not None and total else None,
             "duration_s": m.get("duration_s"), "created": m.get("created"), "problem": run.problem,
         })

@@ -1,0 +1,78 @@
+"""Compare methods: accuracy with seed bands, Pareto view, where each method prunes, how much
+their masks and scores agree, the gradient noise of what they keep, and the numbers."""
+
+import streamlit as st
+
+from analysis.compare import accuracy_table
+from analysis.compare_figures import accuracy_bands, agreement_matrix, allocation_multiples, pareto_view
+from analysis.figures import METRIC_LABELS
+from analysis.labels import method_order
+from analysis.noise_figures import kept_vs_pruned
+from analysis.store import has_table
+from ui.common import empty_state, table, url_multiselect, url_selectbox
+from ui.compare_data import agreement, correlation, scope_runs, scope_table, scopes
+
+st.title("Compare methods")
+options = scopes()
+if not options:
+    empty_state()
+    st.stop()
+top = st.columns([2, 3, 2])
+scope = url_selectbox(top[0], "Study or model · data", options, key="scope")
+frame = scope_table(scope)
+methods = method_order(m for m in frame["method"].unique() if m != "dense")
+chosen = url_multiselect(top[1], "Methods", methods, key="compare_methods")
+label = url_selectbox(top[2], "Metric", list(METRIC_LABELS.values()), key="compare_metric")
+metric = next(key for key, text in METRIC_LABELS.items() if text == label)
+frame = frame[frame["method"].isin([*chosen, "dense"])]
+
+st.plotly_chart(accuracy_bands(frame, metric), width="stretch")
+st.caption("Lines: mean over seeds; bands: ± one standard deviation; dashed: the dense model. Every method "
+           "pruned the same dense model, read the same batches and had the same fine-tuning budget.")
+
+st.subheader("Accuracy against weights kept")
+st.plotly_chart(pareto_view(frame, metric), width="stretch")
+st.caption("Unstructured masks keep the dense matrix shapes, so CPU latency does not change with them; the "
+           "x-axis is the number of prunable weights kept. Structured speed-ups are on the Solution path page.")
+
+pruned = frame[frame["method"] != "dense"]
+if pruned.empty:
+    st.stop()
+st.subheader("At one sparsity")
+left, right = st.columns(2)
+sparsities = sorted(pruned["sparsity"].unique())
+sparsity = left.select_slider("Sparsity", sparsities, value=sparsities[len(sparsities) // 2],
+                              format_func=lambda s: f"{s:.0%}", key="compare_sparsity")
+seeds = sorted(pruned[pruned["sparsity"] == sparsity]["seed"].unique())
+seed = right.selectbox("Seed", seeds, key="compare_seed")
+picked = pruned[(pruned["sparsity"] == sparsity) & (pruned["seed"] == seed)].drop_duplicates("method")
+by_id = {r.run_id: r for r in scope_runs(scope)}
+run_of = dict(zip(picked["method"], picked["run_id"], strict=True))
+at = {method: by_id[run_of[method]] for method in method_order(run_of)}
+paths = tuple((name, str(run.path)) for name, run in at.items())
+
+allocation, agreeing, noise = st.tabs(["Per-layer allocation", "Mask and score agreement", "Noise of kept weights"])
+with allocation:
+    st.plotly_chart(allocation_multiples({name: table(run, "layers") for name, run in at.items()}),
+                    width="stretch")
+with agreeing:
+    a, b = st.columns(2)
+    a.plotly_chart(agreement_matrix(agreement(paths), "Jaccard of kept weights"), width="stretch")
+    b.plotly_chart(agreement_matrix(correlation(paths), "Spearman of scores", zmin=-1.0), width="stretch")
+    st.caption("Jaccard = |A ∩ B| / |A ∪ B| over all prunable weights. Spearman is taken within each weight "
+               "matrix on the same 2,000 sampled weights, then averaged weighted by matrix size; for gradual "
+               "methods it compares the scores at the end of fine-tuning.")
+with noise:
+    probed = {name: table(run, "rgv") for name, run in at.items() if has_table(run, "rgv")}
+    st.plotly_chart(kept_vs_pruned(probed), width="stretch")
+    st.caption("RGV of each method's kept and pruned weights at the dense weights, one point per probe step "
+               "(the SEVEN paper's Fig. 5): a method that keeps sentinels keeps weights with steadier gradients.")
+
+st.subheader("The numbers")
+numbers = accuracy_table(frame[frame["method"] != "dense"], metric)
+st.dataframe(numbers, width="stretch", height=38 + 35 * len(numbers))
+st.caption(f"{label}: mean ± standard deviation over seeds (number of seeds).")
+columns = ["run_id", "method", "sparsity", "seed", "val_accuracy", "val_f1", "val_mcc", "test_accuracy",
+           "kept_weights", "duration_s"]
+st.download_button("Download every run as CSV", frame[columns].to_csv(index=False), file_name="compare.csv",
+                   mime="text/csv")
