@@ -44,6 +44,20 @@ def smoke_runs(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def smoke_study(tmp_path_factory) -> Path:
+    """A runs directory holding a real study: four methods x two sparsities x two seeds."""
+    from pruning.sweep import load_sweep, run_sweep
+
+    root = tmp_path_factory.mktemp("study")
+    path = root / "study.toml"
+    path.write_text(SMOKE.read_text() + '\n[sweep]\nstudy = "smoke"\nmethods = ["magnitude", "SNIP", "GraSP", '
+                    '"PLATON"]\nsparsities = [0.5, 0.8]\nseeds = [0, 1]\n')
+    sweep = run_sweep(load_sweep(path), root)
+    assert not sweep.failed, sweep.failed
+    return root
+
+
 def pytest_collection_modifyitems(config, items):
     """Slow checks first, so the workers finish together instead of waiting on a late slow one."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)

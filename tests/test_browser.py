@@ -20,10 +20,12 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PAGES = {  # a deep link first: a fresh server's first request must already use st.navigation
-    "layer-sparsity": "layer-sparsity", "runs": "", "gradient-noise": "gradient-noise", "sentinels": "sentinels",
+    "layer-sparsity": "layer-sparsity", "runs": "", "compare": "compare", "gradient-noise": "gradient-noise",
+    "sentinels": "sentinels",
 }
 DRAWN = {  # what a chart with data draws, per page
-    "runs": ".scatterlayer .trace", "layer-sparsity": ".heatmaplayer image, .heatmaplayer .hm",
+    "runs": ".scatterlayer .trace", "compare": ".scatterlayer .trace",
+    "layer-sparsity": ".heatmaplayer image, .heatmaplayer .hm",
     "gradient-noise": ".boxlayer .trace", "sentinels": ".gl-container canvas",
 }
 

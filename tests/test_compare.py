@@ -1,0 +1,94 @@
+"""Compare analysis against hand-checked values, and the Compare page on a real study."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from analysis.compare import accuracy_table, mask_agreement, pareto_front, score_correlation, seed_summary
+from analysis.compare_figures import accuracy_bands
+from analysis.store import list_studies, study_runs
+from analysis.tables import final_metrics
+
+from .conftest import ROOT
+from .test_app import _array, _charts
+
+
+def test_jaccard_of_kept_sets_by_hand():
+    masks = {"A": {"w": np.array([1, 1, 0, 0], bool), "b": np.array([1], bool)},
+             "B": {"w": np.array([1, 0, 1, 0], bool), "b": np.array([1], bool)}}
+    matrix = mask_agreement(masks)
+    assert matrix.loc["A", "B"] == pytest.approx(2 / 4)  # kept {0, 1, b} vs {0, 2, b}: 2 shared of 4
+    assert matrix.loc["A", "A"] == 1.0
+
+
+def test_spearman_is_within_matrices_and_size_weighted():
+    rng = np.random.default_rng(0)
+    big, small = rng.random(400), rng.random(100)
+    scores = {"A": {"big": big, "small": small},
+              "same order": {"big": 10 * big + 3, "small": small**3},
+              "big reversed": {"big": -big, "small": small}}
+    rho = score_correlation(scores, per_tensor=1000)
+    assert rho.loc["A", "same order"] == pytest.approx(1.0)
+    assert rho.loc["A", "big reversed"] == pytest.approx((400 * -1 + 100 * 1) / 500)
+    sample = score_correlation(scores, per_tensor=50, seed=3)
+    assert sample.loc["A", "big reversed"] == pytest.approx((400 * -1 + 100 * 1) / 500)
+
+
+def test_pareto_front_keeps_only_undominated_points():
+    points = pd.DataFrame({"kept": [1, 2, 2, 3, 4], "acc": [0.6, 0.5, 0.7, 0.65, 0.9]})
+    assert pareto_front(points, "kept", "acc")["acc"].tolist() == [0.6, 0.7, 0.9]
+
+
+def _table(rows):
+    return pd.DataFrame([dict(status="done", method=m, sparsity=s, seed=i, val_accuracy=a) for m, s, i, a in rows])
+
+
+def test_seed_statistics_table_and_bands():
+    table = _table([("SNIP", 0.5, 0, 0.8), ("SNIP", 0.5, 1, 0.9), ("SNIP", 0.7, 0, 0.6), ("magnitude", 0.5, 0, 0.7),
+                    ("dense", 0.0, 0, 0.95)])
+    stats = seed_summary(table)
+    snip = stats[(stats["method"] == "SNIP") & (stats["sparsity"] == 0.5)].iloc[0]
+    assert snip["mean"] == pytest.approx(0.85) and snip["seeds"] == 2
+    assert snip["std"] == pytest.approx(np.std([0.8, 0.9], ddof=1))
+    numbers = accuracy_table(table[table["method"] != "dense"])
+    assert list(numbers.index) == ["magnitude", "SNIP"]  # the page order, not alphabetical
+    assert numbers.loc["SNIP", "50%"] == "0.850 ± 0.071 (2)" and numbers.loc["magnitude", "70%"] == ""
+    fig = accuracy_bands(table)
+    band = next(t for t in fig.data if t.fill == "toself")
+    assert max(band.y) <= 1.0 and len(band.x) == 4
+    assert {t.name for t in fig.data if t.name} == {"SNIP", "magnitude"}
+    assert fig.layout.shapes[0].y0 == pytest.approx(0.95)
+
+
+def test_a_study_lists_its_runs_with_identical_budgets(smoke_study):
+    assert list_studies(smoke_study) == ["smoke"]
+    runs = study_runs(smoke_study, "smoke")
+    assert len(runs) == 16 and len({r.manifest["base_run"] for r in runs}) == 2  # one dense run per seed
+    table = final_metrics(runs)
+    assert (table.groupby("method").size() == 4).all()
+
+
+def test_compare_page_on_a_study(monkeypatch, smoke_study):
+    monkeypatch.setenv("PRUNESCOPE_RUNS", str(smoke_study))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.run()
+    at.switch_page("views/compare.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="scope").value == "study: smoke"
+    charts = _charts(at)
+    bands = charts[0]
+    lines = {t["name"]: _array(t["y"]) for t in bands["data"] if t.get("mode") == "lines+markers"}
+    assert set(lines) == {"magnitude", "SNIP", "GraSP", "PLATON"} and all(len(v) == 2 for v in lines.values())
+    assert any(t.get("fill") == "toself" for t in bands["data"])  # two seeds: a band
+    pareto = charts[1]
+    assert "Pareto front" in {t["name"] for t in pareto["data"]}
+    heatmaps = [t for t in charts[2]["data"] if t["type"] == "heatmap"]
+    assert len(heatmaps) == 4 and {t["coloraxis"] for t in heatmaps} == {"coloraxis"}
+    jaccard, spearman = charts[3], charts[4]
+    assert jaccard["layout"]["title"]["text"].startswith("Jaccard") and len(jaccard["data"][0]["x"]) == 4
+    assert spearman["layout"]["title"]["text"].startswith("Spearman")
+    numbers = at.dataframe[0].value
+    assert list(numbers.index) == ["magnitude", "SNIP", "GraSP", "PLATON"] and list(numbers.columns) == ["50%", "80%"]
+    at.multiselect(key="compare_methods").set_value(["SNIP", "GraSP"]).run()
+    assert len(_charts(at)[3]["data"][0]["x"]) == 2
