@@ -1,56 +1,13 @@
-"""Figures of the Compare page: accuracy with seed bands, Pareto view, allocation small
-multiples on one colour scale, and method x method agreement matrices."""
+"""Figures of the Compare page: Pareto view, allocation small multiples on one colour scale,
+and method x method agreement matrices (accuracy with seed bands is in figures.py)."""
 
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .compare import pareto_front, seed_summary
+from .compare import pareto_front
 from .figures import METRIC_LABELS, empty_figure, sparsity_grid
 from .labels import ROLE_LABELS, layer_label, method_color, method_order
-
-
-def _rgba(hex_color: str, alpha: float) -> str:
-    r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
-    return f"rgba({r},{g},{b},{alpha})"
-
-
-def accuracy_bands(table: pd.DataFrame, metric: str = "val_accuracy") -> go.Figure:
-    """Mean of `metric` over seeds per method and sparsity, a band of ± one standard deviation,
-    and the dense model's mean as a dashed line."""
-    stats = seed_summary(table[table["method"] != "dense"], metric)
-    if stats.empty:
-        return empty_figure("No finished pruned runs in this selection.")
-    fig = go.Figure()
-    groups = dict(list(stats.groupby("method", sort=False)))
-    alpha = 0.18 if len(groups) <= 4 else 0.07  # many overlapping bands turn to mud otherwise
-    for method in method_order(groups):
-        group = groups[method]
-        x, mean, std = 100 * group["sparsity"], group["mean"], group["std"].fillna(0)
-        color = method_color(method)
-        if (group["seeds"] > 1).any():
-            upper, lower = (mean + std).clip(upper=1.0), (mean - std).clip(lower=0.0)  # metrics lie in [0, 1]
-            fig.add_trace(go.Scatter(
-                x=pd.concat([x, x[::-1]]), y=pd.concat([upper, lower[::-1]]), fill="toself",
-                fillcolor=_rgba(color, alpha), line=dict(width=0), hoverinfo="skip", showlegend=False,
-                legendgroup=method,
-            ))
-        fig.add_trace(go.Scatter(
-            x=x, y=mean, name=method, legendgroup=method, mode="lines+markers",
-            line=dict(color=color, width=2.5), marker=dict(size=8),
-            customdata=group[["std", "seeds"]].fillna(0).to_numpy(),
-            hovertemplate=f"{method}<br>sparsity %{{x:.0f}}%<br>mean %{{y:.4f}} ± %{{customdata[0]:.4f}}"
-                          "<br>seeds %{customdata[1]}<extra></extra>",
-        ))
-    dense = table[(table["method"] == "dense") & (table["status"] == "done")][metric].dropna()
-    if not dense.empty:
-        fig.add_hline(y=dense.mean(), line=dict(color=method_color("dense"), dash="dash"),
-                      annotation_text=f"dense {dense.mean():.3f}", annotation_position="bottom left")
-    fig.update_layout(xaxis_title="sparsity of the prunable weights (%)",
-                      yaxis_title=METRIC_LABELS.get(metric, metric), legend_title="method", height=460,
-                      margin=dict(t=30))
-    fig.update_xaxes(ticksuffix="%")
-    return fig
 
 
 def pareto_view(table: pd.DataFrame, metric: str = "val_accuracy") -> go.Figure:

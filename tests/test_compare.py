@@ -6,7 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from analysis.compare import accuracy_table, mask_agreement, pareto_front, score_correlation, seed_summary
-from analysis.compare_figures import accuracy_bands
+from analysis.figures import accuracy_bands
 from analysis.store import list_studies, study_runs
 from analysis.tables import final_metrics
 

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from analysis.figures import accuracy_vs_sparsity, layer_sparsity_heatmap, sparsity_grid
+from analysis.figures import accuracy_bands, layer_sparsity_heatmap, sparsity_grid
 from analysis.labels import method_color
 
 
@@ -12,27 +12,28 @@ def _runs(rows):
     return pd.DataFrame(rows, columns=columns)
 
 
-def test_accuracy_vs_sparsity_averages_seeds_and_draws_the_dense_line():
+def test_accuracy_bands_average_seeds_and_draw_the_dense_line():
     runs = _runs([
         ("done", "dense", 0.0, 0, 0.90), ("done", "dense", 0.0, 1, 0.92),
         ("done", "magnitude", 0.5, 0, 0.80), ("done", "magnitude", 0.5, 1, 0.84),
         ("done", "magnitude", 0.9, 0, 0.60), ("done", "random", 0.5, 0, 0.55),
         ("failed", "random", 0.9, 0, None),
     ])
-    fig = accuracy_vs_sparsity(runs)
-    traces = {t.name: t for t in fig.data}
+    fig = accuracy_bands(runs)
+    traces = {t.name: t for t in fig.data if t.name}
     assert set(traces) == {"magnitude", "random"}
     assert list(traces["magnitude"].x) == [50.0, 90.0]
     assert list(traces["magnitude"].y) == pytest.approx([0.82, 0.60])
-    assert traces["magnitude"].error_y.visible and traces["magnitude"].line.color == method_color("magnitude")
-    assert not traces["random"].error_y.visible  # one seed: no band to show
+    assert traces["magnitude"].line.color == method_color("magnitude")
+    bands = [t for t in fig.data if t.fill == "toself"]
+    assert [b.legendgroup for b in bands] == ["magnitude"]  # random has one seed: no band
     assert fig.layout.shapes[0].y0 == pytest.approx(0.91)
     assert fig.layout.annotations[0].text == "dense 0.910"
 
 
 def test_empty_states_say_why():
-    fig = accuracy_vs_sparsity(_runs([("failed", "random", 0.5, 0, None)]))
-    assert not fig.data and "No finished runs" in fig.layout.annotations[0].text
+    fig = accuracy_bands(_runs([("failed", "random", 0.5, 0, None)]))
+    assert not fig.data and "No finished pruned runs" in fig.layout.annotations[0].text
     assert "no prunable weights" in layer_sparsity_heatmap(pd.DataFrame()).layout.annotations[0].text
 
 

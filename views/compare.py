@@ -4,8 +4,8 @@ their masks and scores agree, the gradient noise of what they keep, and the numb
 import streamlit as st
 
 from analysis.compare import accuracy_table
-from analysis.compare_figures import accuracy_bands, agreement_matrix, allocation_multiples, pareto_view
-from analysis.figures import METRIC_LABELS
+from analysis.compare_figures import agreement_matrix, allocation_multiples, pareto_view
+from analysis.figures import METRIC_LABELS, accuracy_bands
 from analysis.labels import method_order
 from analysis.noise_figures import kept_vs_pruned
 from analysis.store import has_table
