@@ -42,7 +42,7 @@ def accuracy_bands(table: pd.DataFrame, metric: str = "val_accuracy") -> go.Figu
         if (group["seeds"] > 1).any():
             upper, lower = (mean + std).clip(upper=1.0), (mean - std).clip(lower=0.0)  # metrics lie in [0, 1]
             fig.add_trace(go.Scatter(
-                x=pd.concat([x, x[::-1]]), y=pd.concat([upper, lower[::-1]]), fill="toself",
+                x=pd.concat([x, x[::-1]]), y=pd.concat([upper, lower[::-1]]), fill="toself", mode="lines",
                 fillcolor=_rgba(color, alpha), line=dict(width=0), hoverinfo="skip", showlegend=False,
                 legendgroup=method,
             ))

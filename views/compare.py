@@ -33,7 +33,7 @@ st.caption("Lines: mean over seeds; bands: ± one standard deviation; dashed: th
 st.subheader("Accuracy against weights kept")
 st.plotly_chart(pareto_view(frame, metric), width="stretch")
 st.caption("Unstructured masks keep the dense matrix shapes, so CPU latency does not change with them; the "
-           "x-axis is the number of prunable weights kept. Structured speed-ups are on the Solution path page.")
+           "x-axis is the number of prunable weights kept.")
 
 pruned = frame[frame["method"] != "dense"]
 if pruned.empty:
