@@ -87,7 +87,7 @@ def _show(args) -> int:
 
 def _methods(args) -> int:
     for method in METHODS.values():
-        print(f"{method.name:12s} {method.summary}  hparams: {method.hparams or '-'}")
+        print(f"{method.name:14s} {method.summary}  hparams: {method.hparams or '-'}")
     return 0
 
 
