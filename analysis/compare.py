@@ -40,13 +40,13 @@ def mask_agreement(masks: dict[str, dict[str, np.ndarray]]) -> pd.DataFrame:
     """Jaccard |A ∩ B| / |A ∪ B| of the kept sets of every pair of methods (same weights)."""
     names = list(masks)
     tensors = sorted(set.intersection(*(set(m) for m in masks.values()))) if masks else []
-    kept = {n: np.concatenate([masks[n][t].ravel().astype(bool) for t in tensors]) for n in names}
     values = np.ones((len(names), len(names)))
     for i, a in enumerate(names):
         for j in range(i + 1, len(names)):
             b = names[j]
-            union = np.count_nonzero(kept[a] | kept[b])
-            values[i, j] = values[j, i] = np.count_nonzero(kept[a] & kept[b]) / union if union else 1.0
+            both = sum(np.count_nonzero(masks[a][t] & masks[b][t]) for t in tensors)
+            either = sum(np.count_nonzero(masks[a][t] | masks[b][t]) for t in tensors)
+            values[i, j] = values[j, i] = both / either if either else 1.0
     return pd.DataFrame(values, index=names, columns=names)
 
 

@@ -8,7 +8,6 @@ import streamlit as st
 
 from analysis.compare import mask_agreement, score_correlation
 from analysis.store import Run, list_studies, load_tensors, read_run, runs_root, study_runs
-from analysis.tables import final_metrics
 from ui.common import runs
 
 ALL_RUNS = "all runs: "
@@ -30,10 +29,6 @@ def scope_runs(scope: str) -> list[Run]:
     bases = {r.manifest["base_run"] for r in chosen if r.manifest.get("base_run")}
     dense = [read_run(runs_root() / b) for b in sorted(bases)]
     return chosen + [r for r in dense if r.status == "done"]
-
-
-def scope_table(scope: str) -> pd.DataFrame:
-    return final_metrics(scope_runs(scope))
 
 
 @st.cache_data(show_spinner="Comparing masks…", max_entries=16)

@@ -9,8 +9,9 @@ from analysis.figures import METRIC_LABELS, accuracy_bands
 from analysis.labels import method_order
 from analysis.noise_figures import kept_vs_pruned
 from analysis.store import has_table
+from analysis.tables import final_metrics
 from ui.common import empty_state, table, url_multiselect, url_selectbox
-from ui.compare_data import agreement, correlation, scope_runs, scope_table, scopes
+from ui.compare_data import agreement, correlation, scope_runs, scopes
 
 st.title("Compare methods")
 options = scopes()
@@ -19,7 +20,8 @@ if not options:
     st.stop()
 top = st.columns([2, 3, 2])
 scope = url_selectbox(top[0], "Study or model · data", options, key="scope")
-frame = scope_table(scope)
+in_scope = scope_runs(scope)
+frame = final_metrics(in_scope)
 methods = method_order(m for m in frame["method"].unique() if m != "dense")
 chosen = url_multiselect(top[1], "Methods", methods, key="compare_methods")
 label = url_selectbox(top[2], "Metric", list(METRIC_LABELS.values()), key="compare_metric")
@@ -46,7 +48,7 @@ sparsity = left.select_slider("Sparsity", sparsities, value=sparsities[len(spars
 seeds = sorted(pruned[pruned["sparsity"] == sparsity]["seed"].unique())
 seed = right.selectbox("Seed", seeds, key="compare_seed")
 picked = pruned[(pruned["sparsity"] == sparsity) & (pruned["seed"] == seed)].drop_duplicates("method")
-by_id = {r.run_id: r for r in scope_runs(scope)}
+by_id = {r.run_id: r for r in in_scope}
 run_of = dict(zip(picked["method"], picked["run_id"], strict=True))
 at = {method: by_id[run_of[method]] for method in method_order(run_of)}
 paths = tuple((name, str(run.path)) for name, run in at.items())
