@@ -187,10 +187,15 @@ def load_tensors(run: Run, name: str) -> dict[str, np.ndarray]:
 STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-def _study_path(root: str | Path | None, study: str) -> Path:
-    if not STUDY_NAME.match(study):
+def check_study_name(study) -> str:
+    """`study` if it can name a study file, else a ValueError saying what it may hold."""
+    if not isinstance(study, str) or not STUDY_NAME.match(study):
         raise ValueError(f"sweep.study: {study!r} must be 1-64 letters, digits, '_', '.' or '-'")
-    return runs_root(root) / ".studies" / f"{study}.json"
+    return study
+
+
+def _study_path(root: str | Path | None, study: str) -> Path:
+    return runs_root(root) / ".studies" / f"{check_study_name(study)}.json"
 
 
 def write_study(root: str | Path | None, study: str, runs: list[dict]) -> Path:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from analysis.store import STUDY_NAME, read_run, runs_root, write_study
+from analysis.store import check_study_name, runs_root, write_study
 
 from .config import ConfigError, RunConfig, config_from_dict, read_toml
 from .methods import variants
@@ -58,9 +58,10 @@ def load_sweep(path: str | Path, overrides: list[str] = ()) -> Sweep:
     methods = _check_list(sweep, "methods", str, labels.__contains__, ", ".join(labels))
     sparsities = _check_list(sweep, "sparsities", float, lambda s: 0 <= s < 1, "decimals in [0, 1)")
     seeds = _check_list(sweep, "seeds", int, lambda s: s >= 0, "integers >= 0")
-    study = sweep.get("study", Path(path).stem)
-    if not isinstance(study, str) or not STUDY_NAME.match(study):
-        raise ConfigError(f"sweep.study: {study!r} must be 1-64 letters, digits, '_', '.' or '-'")
+    try:
+        study = check_study_name(sweep.get("study", Path(path).stem))
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
     configs = []
     for seed, sparsity, method in itertools.product(seeds, sparsities, methods):
         run = copy.deepcopy(values)
@@ -71,8 +72,8 @@ def load_sweep(path: str | Path, overrides: list[str] = ()) -> Sweep:
 
 
 def run_sweep(sweep: Sweep, root: str | Path | None = None) -> Sweep:
-    """Record the study, then execute its runs in order (done ones are skipped); a run that
-    fails is noted in `sweep.failed` and the sweep goes on."""
+    """Record the study, then execute its runs in order (execute returns a done run as it is);
+    a run that fails is noted in `sweep.failed` and the sweep goes on."""
     from .runner import execute
 
     root = runs_root(root)
@@ -81,9 +82,6 @@ def run_sweep(sweep: Sweep, root: str | Path | None = None) -> Sweep:
     bar = tqdm(sweep.configs, desc=f"sweep {sweep.study}", unit="run", dynamic_ncols=True)
     for config in bar:
         bar.set_postfix_str(f"{config.label} {config.sparsity:.0%} seed {config.seed}")
-        target = root / config.run_id
-        if target.exists() and read_run(target).status == "done":
-            continue
         try:
             execute(config, root)
         except ConfigError:
