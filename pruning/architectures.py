@@ -16,23 +16,27 @@ from analysis.labels import ROLES
 
 @dataclass(frozen=True)
 class BlockLayout:
-    """Dotted paths, relative to the base model, of the block list and of each role in a block.
+    """Dotted paths, relative to the base model, of the block lists and of each role in a block.
 
+    `blocks`: one block list per tower; those the model lacks are skipped (CLIP's classifier
+    has only the vision tower, CLIPModel has both), and blocks are numbered across towers.
     `extras`: role -> path of prunable modules outside the blocks (BERT's pooler).
     `fused_qkv`: q, k and v are the three thirds of one projection's output (GPT-2 `c_attn`).
     `transposed`: weights are stored (in, out) as in GPT-2's Conv1D, not (out, in).
+    `rotary`: queries and keys are rotated after projection (RoPE pairs dims j and j + d_h/2).
     """
 
-    blocks: str
+    blocks: tuple[str, ...]
     roles: dict[str, str]
     extras: dict[str, str] = field(default_factory=dict)
     fused_qkv: bool = False
     transposed: bool = False
+    rotary: bool = False
 
 
 LAYOUTS: dict[str, BlockLayout] = {
     "bert": BlockLayout(
-        blocks="encoder.layer",
+        blocks=("encoder.layer",),
         roles={
             "q": "attention.self.query",
             "k": "attention.self.key",
@@ -44,7 +48,7 @@ LAYOUTS: dict[str, BlockLayout] = {
         extras={"pooler": "pooler.dense"},
     ),
     "vit": BlockLayout(
-        blocks="layers",
+        blocks=("layers",),
         roles={
             "q": "attention.q_proj",
             "k": "attention.k_proj",
@@ -55,7 +59,7 @@ LAYOUTS: dict[str, BlockLayout] = {
         },
     ),
     "clip": BlockLayout(
-        blocks="vision_model.encoder.layers",
+        blocks=("vision_model.encoder.layers", "text_model.encoder.layers"),
         roles={
             "q": "self_attn.q_proj",
             "k": "self_attn.k_proj",
@@ -66,14 +70,15 @@ LAYOUTS: dict[str, BlockLayout] = {
         },
     ),
     "gpt2": BlockLayout(
-        blocks="h",
+        blocks=("h",),
         roles={"qkv": "attn.c_attn", "o": "attn.c_proj", "ffn_in": "mlp.c_fc", "ffn_out": "mlp.c_proj"},
         fused_qkv=True,
         transposed=True,
     ),
-    "small-cnn": BlockLayout(blocks="blocks", roles={"conv": "conv"}, extras={"fc": "fc"}),
+    "small-cnn": BlockLayout(blocks=("blocks",), roles={"conv": "conv"}, extras={"fc": "fc"}),
     "llama": BlockLayout(
-        blocks="layers",
+        blocks=("layers",),
+        rotary=True,
         roles={
             "q": "self_attn.q_proj",
             "k": "self_attn.k_proj",
@@ -113,16 +118,26 @@ def _base_prefix(model: nn.Module) -> str:
     return f"{prefix}." if prefix and hasattr(model, prefix) else ""
 
 
+def block_paths(model: nn.Module) -> list[str]:
+    """Dotted path of every transformer block of `model`, tower after tower."""
+    layout = layout_of(model)
+    prefix = _base_prefix(model)
+    paths = []
+    for tower in layout.blocks:
+        if _has_submodule(model, prefix + tower):
+            paths += [f"{prefix}{tower}.{i}" for i in range(len(model.get_submodule(prefix + tower)))]
+    return paths
+
+
 def prunable_weights(model: nn.Module) -> list[PrunableWeight]:
     """Every prunable weight matrix of `model`, block by block in role order, then the extras."""
     layout = layout_of(model)
     prefix = _base_prefix(model)
-    blocks = model.get_submodule(prefix + layout.blocks)
     found = []
-    for index in range(len(blocks)):
+    for index, block in enumerate(block_paths(model)):
         for role in ROLES:
             if role in layout.roles:
-                path = f"{prefix}{layout.blocks}.{index}.{layout.roles[role]}"
+                path = f"{block}.{layout.roles[role]}"
                 found.append(PrunableWeight(f"{path}.weight", index, role, model.get_submodule(path)))
     for role, path in layout.extras.items():
         if _has_submodule(model, prefix + path):

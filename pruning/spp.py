@@ -1,0 +1,192 @@
+"""Solution Path Pruning: one differential-inclusion run on structured masks, every sparsity.
+
+Weights stay frozen (no weight gradient is computed); only the QK, VO and FFN masks M of
+structured.py learn. Variant "paper" (linearized Bregman iteration), with Z = Γ = 0, M = 1:
+    L̄(M, Γ) = L(W, M) + ‖M − Γ‖² / (2ν)
+    M ← M − κ·α·∇_M L̄
+    Z ← Z + (α/ν)·(M − Γ)
+    Γ ← κ·shrink(Z, λ),   shrink(z, λ) = sign(z)·max(|z| − λ, 0)
+Entries of Γ leave zero one after another; an entry's rank is its first join step (ties and
+entries that never join: larger final |Z| first, then index), so read-offs are nested.
+Variant "code" (the authors' DeiT code): M trained by AdamW on the task loss alone (lr, cosine
+schedule, eps 1e-4, no weight decay); Z ← Z + s_k·(M − Γ) with s_k = lr_k/(1 − 0.9^k) and M
+already updated; Γ = max(Z − λ, 0); rank = number of checks (every `check_every` steps) an
+entry spent with Γ ≠ 0. Masks sit where structured.py puts them in both variants.
+"""
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from analysis.solution_path import SolutionPath
+
+from .structured import KINDS, StructuredBlock, masked, structured_blocks
+
+VARIANTS = ("paper", "code")
+
+
+@dataclass(frozen=True)
+class SPPSettings:
+    """The dynamics. `alpha`, `nu`, `kappa`, `lam`: the paper's α, ν, κ, λ (for "code": κ = 1,
+    λ = `lam`, and `lr` drives AdamW). Γ is stored at `checkpoints` evenly spaced steps."""
+
+    variant: str = "paper"
+    steps: int = 200
+    alpha: float = 0.5
+    nu: float = 20.0
+    kappa: float = 1.0
+    lam: float = 1.0
+    lr: float = 1e-3
+    check_every: int = 10
+    checkpoints: int = 100
+
+    def __post_init__(self):
+        checks = [("variant", self.variant in VARIANTS, f"one of {', '.join(VARIANTS)}"),
+                  ("steps", self.steps >= 1, ">= 1"), ("alpha", self.alpha > 0, "> 0"),
+                  ("nu", self.nu > 0, "> 0"), ("kappa", self.kappa > 0, "> 0"), ("lam", self.lam >= 0, ">= 0"),
+                  ("lr", self.lr > 0, "> 0"), ("check_every", self.check_every >= 1, ">= 1"),
+                  ("checkpoints", self.checkpoints >= 1, ">= 1")]
+        for name, ok, allowed in checks:
+            if not ok:
+                raise ValueError(f"spp.{name}: {getattr(self, name)!r} is not allowed; must be {allowed}")
+
+    def checkpoint_steps(self) -> list[int]:
+        count = min(self.checkpoints, self.steps)
+        return sorted({round((i + 1) * self.steps / count) for i in range(count)})
+
+
+@dataclass
+class Search:
+    """What the dynamics leave: per entry its first join step (−1: never), final Z and check
+    count; Γ at each checkpoint (entries x checkpoints)."""
+
+    join_step: np.ndarray
+    z: np.ndarray
+    checks: np.ndarray
+    gamma: np.ndarray
+    steps: list[int]
+
+
+def shrink(z: torch.Tensor, lam: float) -> torch.Tensor:
+    return z.sign() * (z.abs() - lam).clamp(min=0)
+
+
+def search(gradient: Callable[[torch.Tensor], torch.Tensor], size: int, settings: SPPSettings,
+           on_checkpoint: Callable[[int, torch.Tensor], None] | None = None,
+           on_step: Callable[[int], None] | None = None) -> Search:
+    """Run the dynamics on a flat mask of `size` entries; `gradient(M)` returns ∇_M L."""
+    s = settings
+    m = torch.ones(size)
+    z, gamma = torch.zeros(size), torch.zeros(size)
+    join = torch.full((size,), -1, dtype=torch.long)
+    checks = torch.zeros(size, dtype=torch.long)
+    checkpoints, snapshots = s.checkpoint_steps(), []
+    if s.variant == "code":
+        m.requires_grad_(True)
+        optimizer = torch.optim.AdamW([m], lr=s.lr, eps=1e-4, weight_decay=0.0)
+    for k in range(1, s.steps + 1):
+        grad = gradient(m)
+        with torch.no_grad():
+            if s.variant == "paper":
+                m -= s.kappa * s.alpha * (grad + (m - gamma) / s.nu)
+                z += (s.alpha / s.nu) * (m - gamma)
+                gamma = s.kappa * shrink(z, s.lam)
+            else:
+                lr = 0.5 * s.lr * (1 + math.cos(math.pi * (k - 1) / s.steps))
+                optimizer.param_groups[0]["lr"] = lr
+                m.grad = grad
+                optimizer.step()
+                z += lr / (1 - 0.9 ** k) * (m - gamma)
+                gamma = (z - s.lam).clamp(min=0)
+                if k % s.check_every == 0:
+                    checks += gamma != 0
+            join[(join < 0) & (gamma != 0)] = k
+        if k in checkpoints:
+            snapshots.append(gamma.clone())
+            if on_checkpoint:
+                on_checkpoint(k, gamma)
+        if on_step:
+            on_step(k)
+    return Search(join.numpy(), z.numpy(), checks.numpy(), torch.stack(snapshots, 1).numpy(), checkpoints)
+
+
+def ranking(found: Search, variant: str, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rank, priority): priority is −(first join step) ("paper", never joined: −(steps + 1)) or
+    the check count ("code"); rank orders by priority, then larger |Z|, then index."""
+    if variant == "paper":
+        priority = np.where(found.join_step >= 0, -found.join_step, -(steps + 1)).astype(np.float64)
+    else:
+        priority = found.checks.astype(np.float64)
+    order = np.lexsort((np.arange(len(priority)), -np.abs(found.z), -priority))
+    rank = np.empty(len(order), np.int64)
+    rank[order] = np.arange(len(order))
+    return rank, priority
+
+
+class _Entries:
+    """The flat entry layout: block by block, QK then VO then FFN, each in index order."""
+
+    def __init__(self, blocks: list[StructuredBlock]):
+        self.sizes = [(b, kind, block.sizes[kind]) for b, block in enumerate(blocks) for kind in KINDS]
+        self.size = sum(n for *_, n in self.sizes)
+        codes = {kind: c for c, kind in enumerate(KINDS)}
+        self.arrays = {
+            "block": np.concatenate([np.full(n, b) for b, _, n in self.sizes]),
+            "kind": np.concatenate([np.full(n, codes[kind]) for _, kind, n in self.sizes]),
+            "index": np.concatenate([np.arange(n) for *_, n in self.sizes]),
+            "weight": np.concatenate([np.full(n, blocks[b].entry_params(kind)) for b, kind, n in self.sizes]),
+        }
+
+    def split(self, flat: torch.Tensor) -> dict[str, list[torch.Tensor]]:
+        """kind -> one slice of `flat` per block (views: gradients reach `flat`)."""
+        out = {kind: [] for kind in KINDS}
+        for (_, kind, _), part in zip(self.sizes, flat.split([n for *_, n in self.sizes]), strict=True):
+            out[kind].append(part)
+        return out
+
+
+def solution_path(model: nn.Module, batches: Iterable[dict], evaluate: Callable[[nn.Module], dict] | None = None,
+                  on_step: Callable[[int, int], None] | None = None, **hparams) -> SolutionPath:
+    """Search the path of `model` (a fine-tuned classifier) on `batches` (an endless iterable)
+    with weights frozen. `evaluate(model)` -> {"loss", "accuracy"} runs at each checkpoint on
+    the support of Γ (entries with Γ ≠ 0 kept, the rest removed). `hparams`: SPPSettings."""
+    settings = SPPSettings(**hparams)
+    blocks = structured_blocks(model)
+    entries = _Entries(blocks)
+    stream = iter(batches)
+    frozen = [(p, p.requires_grad) for p in model.parameters()]
+    for param, _ in frozen:
+        param.requires_grad_(False)
+    model.eval()
+    metrics = []
+
+    def gradient(m: torch.Tensor) -> torch.Tensor:
+        leaf = m.detach().requires_grad_(True)
+        with masked(model, entries.split(leaf), blocks):
+            loss = model(**next(stream)).loss
+        return torch.autograd.grad(loss, leaf)[0]
+
+    def checkpoint(_step: int, gamma: torch.Tensor) -> None:
+        if evaluate is not None:
+            with torch.no_grad(), masked(model, entries.split((gamma != 0).float()), blocks):
+                metrics.append(evaluate(model))
+
+    try:
+        found = search(gradient, entries.size, settings, checkpoint,
+                       (lambda k: on_step(k, settings.steps)) if on_step else None)
+    finally:
+        for param, flag in frozen:
+            param.requires_grad_(flag)
+    rank, priority = ranking(found, settings.variant, settings.steps)
+    nan = [float("nan")] * len(found.steps)
+    return SolutionPath(
+        blocks=tuple(b.name for b in blocks), **entries.arrays, rank=rank, priority=priority,
+        join_step=found.join_step, gamma=found.gamma.astype(np.float32), steps=np.array(found.steps),
+        loss=np.array([r["loss"] for r in metrics]) if metrics else np.array(nan),
+        accuracy=np.array([r["accuracy"] for r in metrics]) if metrics else np.array(nan),
+        hparams=asdict(settings),
+    )

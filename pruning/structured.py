@@ -1,0 +1,145 @@
+"""Structured mask groups (SPP): per block a QK, a VO and an FFN mask, attached by hooks.
+
+Built on the block table of architectures.py, for every block with separate or fused q/k/v:
+    QK, length d_h, shared by all heads: multiplies query and key output j of every head
+        (after the bias), so a zero removes inner dimension j of every QK product.
+    VO, length d_h, shared by all heads: multiplies value output j; a zero removes that value
+        row and the matching output-projection column of every head.
+    FFN, length d_ff: multiplies the input of the FFN output layer (after the nonlinearity and,
+        for gated FFNs, after the gate product); a zero removes an input row, the gate row and
+        an output column.
+Grouped K/V heads (LLaMA): QK entry j multiplies dimension j of all H query heads and all H_kv
+key heads alike, VO entry j the value dimension j of the H_kv value heads and the output columns
+of the H query heads that read them. Rotary models: RoPE mixes dims j and j + d_h/2, so a QK
+entry is that pair (d_h/2 entries); zeroing both before the rotation removes both from q·k.
+
+Parameters one entry controls (biases included; "row" = in + bias, "column" = out):
+    QK: dims·(H + H_kv)·row(q)     VO: H_kv·row(v) + H·column(o)
+    FFN: row(in) + row(gate) + column(out)
+which for BERT gives 2·H·(d_model + 1), H·(2·d_model + 1) and 2·d_model + 1 (ALGORITHMS.md).
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .architectures import LAYOUTS, BlockLayout, block_paths
+
+KINDS = ("qk", "vo", "ffn")
+POOLS = {"qk": "attention", "vo": "attention", "ffn": "ffn"}
+HEAD_DIM_ATTRIBUTES = ("head_dim", "attention_head_size")
+STRUCTURED_TYPES = tuple(sorted(
+    t for t, layout in LAYOUTS.items() if "ffn_in" in layout.roles and {"q", "qkv"} & set(layout.roles)
+))
+"""Model types whose blocks have attention and an FFN: every transformer in the block table."""
+
+
+@dataclass(frozen=True)
+class StructuredBlock:
+    """One transformer block's modules and shapes, as structured pruning sees them."""
+
+    name: str
+    layout: BlockLayout
+    attention: nn.Module
+    modules: dict[str, nn.Module]
+    heads: int
+    kv_heads: int
+    head_dim: int
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        """Entries per mask: QK (rotary pairs for RoPE models), VO, FFN."""
+        qk = self.head_dim // 2 if self.layout.rotary else self.head_dim
+        return {"qk": qk, "vo": self.head_dim, "ffn": features(self.modules["ffn_in"], self.layout)[1]}
+
+    def entry_params(self, kind: str) -> int:
+        """Parameters one entry of `kind` controls (see the module docstring)."""
+        layout, m = self.layout, self.modules
+        query = m.get("q", m.get("qkv"))
+        if kind == "qk":
+            dims = 2 if layout.rotary else 1
+            return dims * (self.heads + self.kv_heads) * row_params(query, layout)
+        if kind == "vo":
+            return self.kv_heads * row_params(m.get("v", query), layout) + self.heads * features(m["o"], layout)[1]
+        gate = row_params(m["ffn_gate"], layout) if "ffn_gate" in m else 0
+        return row_params(m["ffn_in"], layout) + gate + features(m["ffn_out"], layout)[1]
+
+    def qk_dims(self, entries: torch.Tensor) -> torch.Tensor:
+        """Per-head dimensions of the QK entries `entries` (a rotary pair is two dims)."""
+        return torch.cat([entries, entries + self.head_dim // 2]) if self.layout.rotary else entries
+
+
+def features(module: nn.Module, layout: BlockLayout) -> tuple[int, int]:
+    """(in, out) features of a linear module (GPT-2's Conv1D stores its weight transposed)."""
+    rows, cols = module.weight.shape
+    return (rows, cols) if layout.transposed else (cols, rows)
+
+
+def row_params(module: nn.Module, layout: BlockLayout) -> int:
+    """Parameters behind one output feature: its input weights and its bias."""
+    return features(module, layout)[0] + int(module.bias is not None)
+
+
+def structured_blocks(model: nn.Module) -> list[StructuredBlock]:
+    """Every block of `model` with its attention and FFN modules; ValueError if unsupported."""
+    model_type = getattr(getattr(model, "config", None), "model_type", None)
+    if model_type not in STRUCTURED_TYPES:
+        raise ValueError(f"model type {model_type!r} is not supported by structured pruning; "
+                         f"supported: {', '.join(STRUCTURED_TYPES)}")
+    layout = LAYOUTS[model_type]
+    blocks = []
+    for path in block_paths(model):
+        modules = {role: model.get_submodule(f"{path}.{sub}") for role, sub in layout.roles.items()}
+        query_role = "qkv" if layout.fused_qkv else "q"
+        attention = model.get_submodule(f"{path}.{layout.roles[query_role].rpartition('.')[0]}")
+        head_dim = next(getattr(attention, a) for a in HEAD_DIM_ATTRIBUTES if hasattr(attention, a))
+        q_out = features(modules[query_role], layout)[1] // (3 if layout.fused_qkv else 1)
+        k_out = q_out if layout.fused_qkv else features(modules["k"], layout)[1]
+        blocks.append(StructuredBlock(path, layout, attention, modules, q_out // head_dim,
+                                      k_out // head_dim, head_dim))
+    return blocks
+
+
+def ones(blocks: list[StructuredBlock], requires_grad: bool = False) -> dict[str, list[torch.Tensor]]:
+    """All-ones masks: kind -> one float vector per block."""
+    return {kind: [torch.ones(b.sizes[kind], requires_grad=requires_grad) for b in blocks] for kind in KINDS}
+
+
+def _expand(block: StructuredBlock, qk: torch.Tensor, vo: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Per-feature multipliers of the query, key and value outputs (head-major layout)."""
+    per_head = torch.cat([qk, qk]) if block.layout.rotary else qk
+    return per_head.repeat(block.heads), per_head.repeat(block.kv_heads), vo.repeat(block.kv_heads)
+
+
+@contextmanager
+def masked(model: nn.Module, masks: dict[str, list[torch.Tensor]],
+           blocks: list[StructuredBlock] | None = None) -> Iterator[None]:
+    """Multiply the QK, VO and FFN features of every block by `masks` while inside the block.
+
+    The hooks read the mask tensors at each call, so masks that are trained or edited in
+    place take effect at once; gradients reach them through the multiplication.
+    """
+    blocks = blocks if blocks is not None else structured_blocks(model)
+    handles = []
+    for i, block in enumerate(blocks):
+        def multipliers(i=i, block=block):
+            return _expand(block, masks["qk"][i], masks["vo"][i])
+
+        m = block.modules
+        if block.layout.fused_qkv:
+            targets = [(m["qkv"], lambda mult=multipliers: torch.cat(mult()))]
+        else:
+            targets = [(m[role], lambda mult=multipliers, p=p: mult()[p]) for p, role in enumerate("qkv")]
+        for module, factor in targets:
+            handles.append(module.register_forward_hook(
+                lambda _module, _args, out, factor=factor: out * factor().to(out.dtype)))
+        handles.append(m["ffn_out"].register_forward_pre_hook(
+            lambda _module, args, i=i: (args[0] * masks["ffn"][i].to(args[0].dtype), *args[1:])))
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
