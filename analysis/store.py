@@ -4,6 +4,7 @@
                   metrics.parquet    long format: step, sparsity, split, metric, value
                   layers.parquet     one row per prunable weight: layer, module, shape, sparsity
                   masks.safetensors  bool masks; scores.safetensors; model.safetensors (dense)
+                  path.safetensors   an SPP run's SolutionPath; speed.parquet its costs
     runs/.studies/<study>.json       a sweep's planned runs (run_id, method, sparsity, seed)
 
 A run is written into runs/.tmp-<run_id>-<pid>/ and renamed into place when it ends, so a
@@ -30,7 +31,8 @@ STATUSES = ("running", "done", "failed")
 METRIC_COLUMNS = ["step", "sparsity", "split", "metric", "value"]
 LAYER_COLUMNS = ["name", "layer", "module", "rows", "cols", "numel", "nonzero", "sparsity"]
 MANIFEST_KEYS = ("schema_version", "run_id", "status", "method", "sparsity", "seed", "config")
-TABLES = {"metrics": METRIC_COLUMNS, "layers": LAYER_COLUMNS}
+SPEED_COLUMNS = ["sparsity", "model", "params", "flops", "latency_ms"]
+TABLES = {"metrics": METRIC_COLUMNS, "layers": LAYER_COLUMNS, "speed": SPEED_COLUMNS}
 PROBE_TABLES = {
     "rgv": ["step", "layer", "module", "subset", "numerator", "denominator", "rgv"],
     "histograms": ["module", "bin_left", "bin_right", "count"],
@@ -120,12 +122,18 @@ class Run:
         return self.manifest.get("method_label") or self.manifest.get("method", "?")
 
     @property
+    def is_path(self) -> bool:
+        """An SPP run: a whole solution path, not one sparsity."""
+        return self.manifest.get("method") == "spp"
+
+    @property
     def label(self) -> str:
-        """A short human name: method, sparsity, seed."""
+        """A short human name: method, sparsity (an SPP run: the path), seed."""
         if self.problem:
             return f"{self.run_id} (broken)"
         m = self.manifest
-        return f"{self.method} · {100 * m['sparsity']:.0f}% · seed {m['seed']} · {self.run_id}"
+        where = "path" if self.is_path else f"{100 * m['sparsity']:.0f}%"
+        return f"{self.method} · {where} · seed {m['seed']} · {self.run_id}"
 
 
 def _problem(path: Path, manifest: dict | None) -> str | None:
@@ -141,8 +149,14 @@ def _problem(path: Path, manifest: dict | None) -> str | None:
     if manifest["run_id"] != path.name:
         return f"manifest run_id {manifest['run_id']} does not match the directory"
     if manifest["status"] == "done":
-        optional = {k: v for k, v in PROBE_TABLES.items() if (path / f"{k}.parquet").exists()}
-        for name, columns in {**TABLES, **optional}.items():
+        spp = manifest["method"] == "spp"
+        if spp and not (path / "path.safetensors").exists():
+            return "path.safetensors missing"
+        required = {"metrics", "speed" if spp else "layers"}
+        known = {**TABLES, **PROBE_TABLES}
+        for name, columns in known.items():
+            if name not in required and not (path / f"{name}.parquet").exists():
+                continue
             try:
                 present = pq.read_schema(path / f"{name}.parquet").names
             except (OSError, pa.ArrowException) as error:

@@ -1,4 +1,4 @@
-"""Command line: python -m pruning {run, sweep, list, show, demo, methods}.
+"""Command line: python -m pruning {run, sweep, list, show, export, demo, methods}.
 
 Exit codes: 0 done, 1 the run failed while computing, 2 bad input (nothing written).
 """
@@ -9,6 +9,7 @@ import sys
 
 import pandas as pd
 
+from analysis.solution_path import BUDGETS
 from analysis.store import Run, list_runs, load_table, read_run, runs_root
 from analysis.tables import final_metrics
 
@@ -76,12 +77,23 @@ def _show(args) -> int:
     print(f"{run.run_id}  {run.label}  status={m['status']}  model={m.get('model')}  "
           f"data={m.get('data', {}).get('name')}  data_hash={m.get('data', {}).get('hash', '')[:12]}")
     print(json.dumps(m.get("results", {}), indent=2))
-    if m["status"] == "done":
+    if m["status"] == "done" and run.is_path:
+        with pd.option_context("display.width", 160):
+            print(load_table(run, "speed").to_string(index=False))
+    elif m["status"] == "done":
         layers = load_table(run, "layers")
         with pd.option_context("display.width", 160, "display.max_rows", 500):
             print(layers[["layer", "module", "rows", "cols", "nonzero", "sparsity"]].to_string(index=False))
     else:
         print(m.get("error", ""))
+    return 0
+
+
+def _export(args) -> int:
+    from .spp_run import export_subnetwork
+
+    out = export_subnetwork(_find(args.runs, args.run).path, args.sparsity, args.out, args.budget)
+    print(f"{out}/compressed (load with pruning.compress.load_compressed) and {out}/masked (save_pretrained)")
     return 0
 
 
@@ -113,6 +125,12 @@ def parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="a run's manifest, results and per-layer sparsity")
     show.add_argument("run", help="run_id or a unique prefix")
     show.set_defaults(handler=_show)
+    export = sub.add_parser("export", help="write an SPP run's sub-network at one sparsity (compressed and masked)")
+    export.add_argument("run", help="run_id or a unique prefix of an SPP run")
+    export.add_argument("--sparsity", type=float, required=True, help="structured sparsity in [0, 1]")
+    export.add_argument("--out", required=True, help="output directory")
+    export.add_argument("--budget", choices=BUDGETS, help="read-off budget (default: the run's)")
+    export.set_defaults(handler=_export)
     for command in sub.choices.values():
         command.add_argument("--runs", default=None, help="runs directory (default $PRUNESCOPE_RUNS or ./runs)")
     return top

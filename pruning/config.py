@@ -14,11 +14,13 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from analysis.solution_path import BUDGETS
 from analysis.store import SCHEMA_VERSION
 
 from .masks import ALLOCATIONS
 from .methods import METHODS, method_label
 from .methods.base import SCHEDULES
+from .spp import SPPSettings
 from .train import DECAYS, TrainConfig
 
 
@@ -98,13 +100,49 @@ class ProbeConfig:
     sample_size: int = 20_000
 
 
+def _sparsity_grid() -> list:
+    return [round(0.05 * i, 2) for i in range(1, 20)]
+
+
+@dataclass(frozen=True)
+class SPPConfig(SPPSettings):
+    """Solution Path Pruning (pruning/spp.py): the search, then read-offs by `budget`: every
+    sparsity of `grid` evaluated without recovery (the page's slider), those of `recover`
+    fine-tuned by [finetune] too; `eval_size` validation examples are evaluated at each
+    checkpoint; `latency_batch` examples time the dense, masked and compressed models."""
+
+    budget: str = field(default="global", metadata={"choices": BUDGETS})
+    grid: list = field(default_factory=_sparsity_grid)
+    recover: list = field(default_factory=lambda: [0.3, 0.5, 0.7])
+    eval_size: int = 256
+    latency_batch: int = 32
+
+    def __post_init__(self):
+        try:
+            super().__post_init__()
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+        for name in ("grid", "recover"):
+            values = getattr(self, name)
+            if not all(isinstance(v, int | float) and 0 <= v < 1 for v in values):
+                raise ConfigError(f"spp.{name}: {values!r} is not allowed; must be a list of sparsities in [0, 1)")
+        for name in ("eval_size", "latency_batch"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"spp.{name}: {getattr(self, name)!r} is not allowed; must be >= 1")
+
+    @property
+    def settings(self) -> dict:
+        """The search's hyperparameters (the fields of SPPSettings)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(SPPSettings)}
+
+
 @dataclass
 class RunConfig:
     """A run: data, model, optional dense fine-tuning, then pruning and recovery fine-tuning.
 
     Without [prune] the run is the dense run itself: fine-tuned by [dense], evaluated, saved.
-    With [prune], the dense run with the same seed, model, data and [dense] is made (or found)
-    first and pruned from its weights.
+    With [prune] (or [spp]: a Solution Path Pruning search), the dense run with the same seed,
+    model, data and [dense] is made (or found) first and pruned from its weights.
     """
 
     seed: int = 0
@@ -114,14 +152,21 @@ class RunConfig:
     prune: PruneConfig | None = None
     finetune: TrainConfig = field(default_factory=TrainConfig)
     probe: ProbeConfig = field(default_factory=ProbeConfig)
+    spp: SPPConfig | None = None
 
     def canonical(self) -> dict:
         """The fields that define the run's result (a dense run ignores [finetune])."""
         values = dataclasses.asdict(self)
-        if self.prune is None:
+        if self.spp is None:
+            values.pop("spp")
+        if self.is_dense:
             values.pop("finetune")
-            values.pop("prune")
+            values.pop("prune", None)
         return values
+
+    @property
+    def is_dense(self) -> bool:
+        return self.prune is None and self.spp is None
 
     @property
     def run_id(self) -> str:
@@ -134,11 +179,13 @@ class RunConfig:
 
     @property
     def method(self) -> str:
-        return self.prune.method if self.prune else "dense"
+        return "spp" if self.spp else self.prune.method if self.prune else "dense"
 
     @property
     def label(self) -> str:
         """The method as papers name it (SEVENpre, Iter-SNIP, …): what charts group by."""
+        if self.spp is not None:
+            return "SPP"
         if self.prune is None:
             return "dense"
         return method_label(self.prune.method, self.prune.resolved_schedule, self.prune.resurrect)
@@ -162,6 +209,8 @@ def _check_ranges(config: RunConfig) -> None:
          "0 (off) or >= 2"),
         ("probe.sample_size", config.probe.sample_size, config.probe.sample_size >= 0, ">= 0"),
     ]
+    if config.prune is not None and config.spp is not None:
+        raise ConfigError("spp: a run has either [prune] or [spp], not both")
     if config.data.val_fraction + config.data.test_fraction >= 1:
         raise ConfigError("data.val_fraction + data.test_fraction must be < 1")
     for section in ("dense", "finetune"):

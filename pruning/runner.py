@@ -3,6 +3,7 @@
 dense run:  load -> evaluate -> fine-tune ([dense]) -> evaluate -> save weights
 pruned run: dense run (found or made) -> score -> masks -> evaluate -> recover ([finetune])
             -> evaluate
+SPP run:    dense run (found or made) -> solution path -> read-offs (spp_run.py)
 Everything that can fail on bad input (config, data, model) is loaded before the run's
 directory is created; a run found done under its run_id is returned as it is.
 """
@@ -34,6 +35,7 @@ from .methods.base import Scorer, accumulate
 from .models import is_image_model, load_model, load_tokenizer
 from .probe import probe
 from .pruners import GradualPruning, iterative_prune
+from .spp_run import compute_spp
 from .train import endless_batches, evaluate, finetune
 
 Progress = Callable[[str, int, int], None]
@@ -257,11 +259,11 @@ def execute(config: RunConfig, root: str | Path | None = None,
     target = root / config.run_id
     if target.exists() and read_run(target).status == "done":
         return target
-    base = execute(config.dense_config(), root, on_progress) if config.prune is not None else None
+    base = None if config.is_dense else execute(config.dense_config(), root, on_progress)
     prepared = prepare(config, base)
     writer = RunWriter(root, config.run_id, _manifest(prepared))
     try:
-        fields = _compute(prepared, writer, on_progress)
+        fields = (compute_spp if config.spp else _compute)(prepared, writer, on_progress)
     except Exception as error:
         writer.finish("failed", error=f"{type(error).__name__}: {error}")
         raise

@@ -1,0 +1,93 @@
+"""An SPP run end to end on the smoke config: artifacts, read-offs, recovery, costs, export, bad input."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from analysis.solution_path import SolutionPath
+from analysis.store import load_table, read_run
+from pruning.cli import main
+from pruning.compress import load_compressed
+from pruning.config import ConfigError, SPPConfig, config_from_dict, load_config, read_toml
+from pruning.runner import execute
+
+from .conftest import SMOKE
+
+SPP = dict(steps=30, checkpoints=6, alpha=2.0, nu=5.0, lam=0.2, grid=[0.2, 0.5, 0.8], recover=[0.5],
+           eval_size=32, latency_batch=8)
+
+
+@pytest.fixture(scope="module")
+def spp_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("spp")
+    config = replace(load_config(SMOKE), prune=None, spp=SPPConfig(**SPP))
+    return read_run(execute(config, root)), config
+
+
+def test_run_records_the_path_read_offs_recovery_and_costs(spp_run):
+    run, config = spp_run
+    assert run.status == "done" and run.is_path and run.method == "SPP"
+    assert run.label.startswith("SPP · path · seed 0")
+    assert run.manifest["base_run"] == config.dense_config().run_id
+    path = SolutionPath.load(run.path / "path.safetensors")
+    assert path.gamma.shape[1] == 6 and path.hparams["steps"] == 30
+    metrics = load_table(run, "metrics")
+    assert set(metrics["split"]) == {"dense", "path", "readoff", "recovered", "recovered-test"}
+    readoff = metrics[(metrics["split"] == "readoff") & (metrics["metric"] == "accuracy")]
+    assert sorted(readoff["sparsity"]) == [0.2, 0.5, 0.8]
+    along = metrics[(metrics["split"] == "path") & (metrics["metric"] == "accuracy")]
+    assert list(along["step"]) == list(path.steps)
+    np.testing.assert_allclose(along["value"], path.accuracy)
+    # the path's sparsity column is that of the support of Γ at each checkpoint
+    support = [path.sparsity_of(path.gamma[:, c] != 0) for c in range(len(path.steps))]
+    np.testing.assert_allclose(along["sparsity"], support)
+    speed = load_table(run, "speed")
+    by_model = speed.set_index("model")
+    assert by_model.loc["compressed", "params"] < by_model.loc["dense", "params"] == by_model.loc["masked", "params"]
+    assert by_model.loc["compressed", "flops"] < by_model.loc["dense", "flops"]
+    assert "0.5" in run.manifest["results"]["recovered"]
+
+
+def test_export_writes_a_compressed_and_a_masked_model(spp_run, tmp_path, capsys):
+    run, _ = spp_run
+    assert main(["export", run.run_id, "--sparsity", "0.5", "--out", str(tmp_path / "sub"),
+                 "--runs", str(run.path.parent)]) == 0
+    small = load_compressed(tmp_path / "sub" / "compressed")
+    import transformers
+
+    masked = transformers.AutoModelForSequenceClassification.from_pretrained(tmp_path / "sub" / "masked").eval()
+    ids = torch.randint(1000, 5000, (3, 10))
+    with torch.no_grad():
+        torch.testing.assert_close(small(input_ids=ids).logits, masked(input_ids=ids).logits, rtol=1e-5, atol=1e-6)
+    assert sum(p.numel() for p in small.parameters()) < sum(p.numel() for p in masked.parameters())
+
+
+def test_export_refuses_a_run_that_is_not_spp(spp_run, tmp_path, capsys):
+    run, config = spp_run
+    assert main(["export", config.dense_config().run_id, "--sparsity", "0.5", "--out", str(tmp_path / "x"),
+                 "--runs", str(run.path.parent)]) == 2
+    assert "not a finished SPP run" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("variant", '"fast"', "spp.variant: 'fast' is not allowed; must be one of paper, code"),
+    ("budget", '"layer"', "spp.budget: 'layer' is not allowed; allowed: global, per_pool, authors"),
+    ("grid", "[0.5, 1.5]", "spp.grid"),
+    ("steps", "0", "spp.steps: 0 is not allowed"),
+])
+def test_bad_spp_fields_are_named(field, value, message):
+    values = read_toml(SMOKE, [f"spp.{field}={value}"])
+    values.pop("prune")
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        config_from_dict(values)
+
+
+def test_prune_and_spp_together_are_refused(tmp_path, capsys):
+    config = tmp_path / "both.toml"
+    config.write_text(SMOKE.read_text() + "\n[spp]\nsteps = 5\n")
+    assert main(["run", str(config), "--runs", str(tmp_path / "runs")]) == 2
+    assert "either [prune] or [spp]" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
