@@ -6,6 +6,8 @@ Library API:
     masks_from_scores(scores, sparsity, allocation="global") -> {name: bool Tensor}
     apply_masks(model, masks); remove_masks(model)
     METHODS: {name: Method}
+    solution_path(model, batches, **hparams) -> SolutionPath (SPP: .masks_at(sparsity, budget))
+    pruning.compress.compress(model, masks) -> a smaller model equal to the structured-masked one
 """
 
 __version__ = "0.1.0"
@@ -14,6 +16,7 @@ from .architectures import prunable_parameters
 from .masks import apply_masks, masks_from_scores, remove_masks, to_torch_prune
 from .methods import METHODS
 from .methods.base import accumulate
+from .spp import solution_path
 
 
 def score(method: str, model, batches=(), **hparams):
@@ -26,5 +29,5 @@ def score(method: str, model, batches=(), **hparams):
 
 __all__ = [
     "METHODS", "apply_masks", "masks_from_scores", "prunable_parameters", "remove_masks", "score",
-    "to_torch_prune",
+    "solution_path", "to_torch_prune",
 ]

@@ -191,7 +191,10 @@ class RunConfig:
         return method_label(self.prune.method, self.prune.resolved_schedule, self.prune.resurrect)
 
     @property
-    def sparsity(self) -> float:
+    def sparsity(self) -> float | None:
+        """The run's sparsity: 0 for the dense run, None for an SPP run (a whole path)."""
+        if self.spp is not None:
+            return None
         return self.prune.sparsity if self.prune else 0.0
 
 

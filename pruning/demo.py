@@ -1,4 +1,5 @@
-"""The built-in demo: configs/demo.toml's dense run, then each demo method at each sparsity.
+"""The built-in demo: configs/demo.toml's dense run, each demo method at each sparsity, and
+the solution path of configs/spp.toml from the same dense run.
 
 Progress goes to the terminal (tqdm) and to runs/.demo.json, which the dashboard polls.
 Runs already done are found by their run_id and skipped, so an interrupted demo resumes.
@@ -22,18 +23,20 @@ CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 DEMO_CONFIG = CONFIGS / "demo.toml"
 DEMO_METHODS = ("magnitude", "random")
 DEMO_SPARSITIES = (0.5, 0.7, 0.9)
+SPP_CONFIG = CONFIGS / "spp.toml"
 NOISE_CONFIG = CONFIGS / "fashion_noise.toml"
 NOISE_MODELS = ("tiny-vit", "small-cnn")
 
 
 def demo_configs() -> list[RunConfig]:
-    """The dense run first, then every method x sparsity, all from configs/demo.toml; then the
-    transformer-vs-CNN gradient-noise pair on Fashion-MNIST (configs/fashion_noise.toml)."""
+    """The dense run first, then every method x sparsity, all from configs/demo.toml, and the
+    SPP path (configs/spp.toml); then the transformer-vs-CNN gradient-noise pair on
+    Fashion-MNIST (configs/fashion_noise.toml)."""
     base = load_config(DEMO_CONFIG)
     pruned = [replace(base, prune=replace(base.prune, method=m, sparsity=s))
               for m in DEMO_METHODS for s in DEMO_SPARSITIES]
     noise = [load_config(NOISE_CONFIG, [f'model.name="{name}"']) for name in NOISE_MODELS]
-    return [base.dense_config(), *pruned, *noise]
+    return [base.dense_config(), *pruned, load_config(SPP_CONFIG), *noise]
 
 
 def _write_status(path: Path, **status) -> None:
@@ -62,7 +65,8 @@ def run_demo(root: str | Path | None = None) -> list[Path]:
 
     try:
         for index, config in enumerate(tqdm(configs, desc="demo runs", unit="run")):
-            state.update(run=index, stage=f"{config.method} {config.sparsity:.0%}", step=0, steps=0)
+            where = "path" if config.sparsity is None else f"{config.sparsity:.0%}"
+            state.update(run=index, stage=f"{config.label} {where}", step=0, steps=0)
             _write_status(status_path, **state)
             done.append(execute(config, root, on_progress=progress))
     except BaseException as error:

@@ -32,12 +32,15 @@ VARIANTS = ("paper", "code")
 @dataclass(frozen=True)
 class SPPSettings:
     """The dynamics. `alpha`, `nu`, `kappa`, `lam`: the paper's α, ν, κ, λ (for "code": κ = 1,
-    λ = `lam`, and `lr` drives AdamW). Γ is stored at `checkpoints` evenly spaced steps."""
+    λ = `lam`, and `lr` drives AdamW). Γ is stored at `checkpoints` evenly spaced steps.
+    Defaults: set on fine-tuned MiniLM, whose mask gradients are 1e-4..1e-2; with κα/ν = 0.02
+    an idle entry's M decays by e⁻¹ every 50 steps and its Z stays below λ = 1/κ, while entries
+    the loss defends (M ≈ −ν·∂L/∂M) join over steps 40-200."""
 
     variant: str = "paper"
     steps: int = 200
-    alpha: float = 0.5
-    nu: float = 20.0
+    alpha: float = 5.0
+    nu: float = 250.0
     kappa: float = 1.0
     lam: float = 1.0
     lr: float = 1e-3
@@ -127,7 +130,7 @@ def ranking(found: Search, variant: str, steps: int) -> tuple[np.ndarray, np.nda
     return rank, priority
 
 
-class _Entries:
+class Entries:
     """The flat entry layout: block by block, QK then VO then FFN, each in index order."""
 
     def __init__(self, blocks: list[StructuredBlock]):
@@ -149,6 +152,18 @@ class _Entries:
         return out
 
 
+def mask_gradient(model: nn.Module, blocks: list[StructuredBlock], entries: Entries,
+                  stream) -> Callable[[torch.Tensor], torch.Tensor]:
+    """M -> ∇_M L on the next batch of `stream` (weight gradients only if weights require them)."""
+    def gradient(m: torch.Tensor) -> torch.Tensor:
+        leaf = m.detach().requires_grad_(True)
+        with masked(model, entries.split(leaf), blocks):
+            loss = model(**next(stream)).loss
+        return torch.autograd.grad(loss, leaf)[0]
+
+    return gradient
+
+
 def solution_path(model: nn.Module, batches: Iterable[dict], evaluate: Callable[[nn.Module], dict] | None = None,
                   on_step: Callable[[int, int], None] | None = None, **hparams) -> SolutionPath:
     """Search the path of `model` (a fine-tuned classifier) on `batches` (an endless iterable)
@@ -156,19 +171,13 @@ def solution_path(model: nn.Module, batches: Iterable[dict], evaluate: Callable[
     the support of Γ (entries with Γ ≠ 0 kept, the rest removed). `hparams`: SPPSettings."""
     settings = SPPSettings(**hparams)
     blocks = structured_blocks(model)
-    entries = _Entries(blocks)
-    stream = iter(batches)
+    entries = Entries(blocks)
+    gradient = mask_gradient(model, blocks, entries, iter(batches))
     frozen = [(p, p.requires_grad) for p in model.parameters()]
     for param, _ in frozen:
         param.requires_grad_(False)
     model.eval()
     metrics = []
-
-    def gradient(m: torch.Tensor) -> torch.Tensor:
-        leaf = m.detach().requires_grad_(True)
-        with masked(model, entries.split(leaf), blocks):
-            loss = model(**next(stream)).loss
-        return torch.autograd.grad(loss, leaf)[0]
 
     def checkpoint(_step: int, gamma: torch.Tensor) -> None:
         if evaluate is not None:

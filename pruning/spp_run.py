@@ -101,7 +101,7 @@ def compute_spp(prepared, writer: RunWriter, on_progress=None) -> dict:
         rows += _rows(config.finetune.steps, sparsity, "recovered-test", evaluate(small, test))
     writer.table("metrics", pd.DataFrame(rows, columns=METRIC_COLUMNS))
     writer.table("speed", pd.DataFrame(costs, columns=SPEED_COLUMNS))
-    return {"results": {"validation": dense, "recovered": {f"{s:g}": m for s, m in recovered.items()},
+    return {"results": {"dense": dense, "recovered": {f"{s:g}": m for s, m in recovered.items()},
                         "structured_params": path.total_params},
             "budget": {"search_steps": spp.steps, "train_steps": config.finetune.steps,
                        "batch_size": config.finetune.batch_size}}

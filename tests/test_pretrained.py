@@ -27,12 +27,13 @@ def test_minilm_loads_offline_with_37_prunable_matrices_and_masks_exactly():
     assert not torch.equal(model(**tokens).logits, dense)
 
 
-def test_demo_plan_is_the_dense_run_then_each_method_at_each_sparsity():
+def test_demo_plan_is_the_dense_run_then_each_method_at_each_sparsity_then_the_spp_path():
     configs = demo_configs()
     assert configs[0].prune is None and configs[0].model.name == "minilm"
     assert configs[0].data.name == "movie-reviews"
-    pruned = [(c.prune.method, c.prune.sparsity) for c in configs[1:-2]]
+    pruned = [(c.prune.method, c.prune.sparsity) for c in configs[1:-3]]
     assert pruned == [(m, s) for m in DEMO_METHODS for s in DEMO_SPARSITIES]
+    assert configs[-3].spp is not None and configs[-3].prune is None
     assert {c.dense_config().run_id for c in configs[1:-2]} == {configs[0].run_id}
     assert [(c.model.name, c.data.name, c.prune) for c in configs[-2:]] == [
         ("tiny-vit", "fashion-mnist", None), ("small-cnn", "fashion-mnist", None)]

@@ -1,0 +1,61 @@
+"""SPP on MiniLM (batch 32, sequence 64, 2 threads):
+- search step over a full fine-tune step (forward + backward + AdamW on all weights); goal <= 1.0.
+  Also the search step as the authors' code runs it: weight gradients computed (and dropped).
+- forward latency of the compressed model over the dense one at 50% structured sparsity (global
+  read-off of a 20-step search on the same batch); goal: >= 1.6x faster. FLOPs and parameters too.
+"""
+
+import itertools
+
+import torch
+
+from pruning.compress import compress
+from pruning.cost import flops_per_example, parameters
+from pruning.spp import Entries, SPPSettings, mask_gradient, search, solution_path
+from pruning.structured import masked, structured_blocks
+
+from .common import interleaved, minilm, minilm_batch, report
+from .masked_step import _stepper
+
+
+def _search_step(model: torch.nn.Module, batch: dict, weight_gradients: bool):
+    """One step of the search; `weight_gradients`: as the authors' code, via loss.backward()."""
+    blocks = structured_blocks(model)
+    entries = Entries(blocks)
+    for param in model.parameters():
+        param.requires_grad_(weight_gradients)
+    if weight_gradients:
+        def gradient(m: torch.Tensor) -> torch.Tensor:
+            leaf = m.detach().requires_grad_(True)
+            with masked(model, entries.split(leaf), blocks):
+                model(**batch).loss.backward()
+            model.zero_grad(set_to_none=True)
+            return leaf.grad
+    else:
+        gradient = mask_gradient(model, blocks, entries, itertools.repeat(batch))
+    settings = SPPSettings(steps=1, checkpoints=1)
+    return lambda: search(gradient, entries.size, settings)
+
+
+def main(repeats: int = 7) -> None:
+    batch = minilm_batch(32, 64)
+    steps = {"finetune": _stepper(minilm().eval(), batch), "spp": _search_step(minilm().eval(), batch, False),
+             "spp_weight_grads": _search_step(minilm().eval(), batch, True)}
+    times = interleaved(steps, repeats)
+    report("spp_search_step", finetune_s=round(times["finetune"], 4), spp_s=round(times["spp"], 4),
+           ratio=round(times["spp"] / times["finetune"], 4),
+           ratio_with_weight_grads=round(times["spp_weight_grads"] / times["finetune"], 4), goal=1.0,
+           repeats=repeats, threads=torch.get_num_threads())
+    model = minilm().eval()
+    path = solution_path(model, itertools.repeat(batch), steps=20, checkpoints=1)
+    small = compress(model, {k: [torch.from_numpy(v) for v in vs]
+                             for k, vs in path.block_masks(path.masks_at(0.5)).items()}).eval()
+    inputs = {k: v for k, v in batch.items() if k != "labels"}
+    with torch.no_grad():
+        forwards = interleaved({"dense": lambda: model(**inputs), "compressed": lambda: small(**inputs)}, repeats)
+    report("spp_compressed_latency", dense_s=round(forwards["dense"], 4), compressed_s=round(forwards["compressed"], 4),
+           speedup=round(forwards["dense"] / forwards["compressed"], 3), goal=1.6,
+           flops_ratio=round(flops_per_example(lambda b: small(**b), inputs)
+                             / flops_per_example(lambda b: model(**b), inputs), 3),
+           params_ratio=round(parameters(small) / parameters(model), 3), repeats=repeats,
+           threads=torch.get_num_threads())
