@@ -8,6 +8,7 @@ pages = st.navigation([
     st.Page("views/runs.py", title="Runs", icon=":material/table_chart:", url_path="runs", default=True),
     st.Page("views/compare.py", title="Compare methods", icon=":material/compare_arrows:", url_path="compare"),
     st.Page("views/layer_sparsity.py", title="Layer sparsity", icon=":material/grid_on:", url_path="layer-sparsity"),
+    st.Page("views/solution_path.py", title="Solution path", icon=":material/timeline:", url_path="solution-path"),
     st.Page("views/gradient_noise.py", title="Gradient noise", icon=":material/ssid_chart:", url_path="gradient-noise"),
     st.Page("views/sentinels.py", title="Sentinels", icon=":material/scatter_plot:", url_path="sentinels"),
 ])

@@ -39,16 +39,19 @@ def runs_with(name: str) -> dict[str, Run]:
     return {r.label: r for r in runs() if r.status == "done" and has_table(r, name)}
 
 
-def run_picker() -> Run | None:
-    """The sidebar run picker (its choice kept in the URL as ?run=ID); the run, or None."""
-    done = [r for r in runs() if r.status == "done"]
+def run_picker(method: str | None = None) -> Run | None:
+    """The sidebar run picker (its choice kept in the URL as ?run=ID); the run, or None.
+    `method` (e.g. "spp"): only runs of that method; None: runs at one sparsity (not SPP paths)."""
+    done = [r for r in runs() if r.status == "done"
+            and (r.manifest.get("method") == method if method else not r.is_path)]
     if not done:
         return None
     by_label = {r.label: r for r in done}
     wanted = st.session_state.get("run") or st.query_params.get("run")
     labels = list(by_label)
     index = next((i for i, r in enumerate(done) if r.run_id == wanted), 0)
-    run = by_label[st.sidebar.selectbox("Run", labels, index=index, key="run_picker")]
+    key = "run_picker" if method is None else f"run_picker_{method}"
+    run = by_label[st.sidebar.selectbox("Run", labels, index=index, key=key)]
     st.session_state["run"] = run.run_id
     st.query_params["run"] = run.run_id
     return run

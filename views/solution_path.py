@@ -1,0 +1,100 @@
+"""Solution path: one SPP run, every sparsity: the path of Γ, the read-offs along it (scrubbed
+client-side by the figure's own slider), their speed, and the export of one sub-network."""
+
+import json
+
+import numpy as np
+import streamlit as st
+
+from analysis.path_figures import path_explorer, readoff_sparsities, speed_table, subnetwork_spec
+from analysis.solution_path import SolutionPath
+from analysis.store import has_table
+from ui.common import run_picker, table
+
+st.title("Solution path")
+run = run_picker(method="spp")
+if run is None:
+    st.info("No Solution Path Pruning run yet. One search with the weights frozen gives a sub-network at every "
+            "sparsity; make one (it fine-tunes the demo's dense model first if it is not there):")
+    st.code("python -m pruning run configs/spp.toml", language="bash")
+    st.stop()
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _path(location: str) -> SolutionPath:
+    return SolutionPath.load(location)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _explorer(location: str, budget: str, _metrics):
+    """The figure of one run and budget (a finished run never changes)."""
+    return path_explorer(_path(location), _metrics, budget)
+
+
+path = _path(str(run.path / "path.safetensors"))
+metrics = table(run, "metrics")
+spp = run.manifest.get("hparams", {}).get("spp") or run.manifest.get("config", {}).get("spp") or {}
+budget = spp.get("budget", "global")
+
+
+def _value(split: str, sparsity: float, metric: str = "accuracy") -> float | None:
+    rows = metrics[(metrics["split"] == split) & (metrics["metric"] == metric)
+                   & np.isclose(metrics["sparsity"], sparsity)]
+    return None if rows.empty else float(rows["value"].iloc[0])
+
+
+a, b, c = st.columns(3)
+a.metric("Search", f"{int(path.steps[-1])} steps",
+         help=f"{spp.get('variant', 'paper')} dynamics, weights frozen; Γ stored at {len(path.steps)} checkpoints")
+b.metric("Structured parameters", f"{path.total_params:,}", help="QK, VO and FFN parameters the masks control")
+dense = _value("dense", 0.0)
+c.metric("Dense accuracy", "–" if dense is None else f"{dense:.3f}", help="validation split")
+for column, sparsity in zip(st.columns(3), (0.3, 0.5, 0.7), strict=True):
+    readoff, recovered = _value("readoff", sparsity), _value("recovered", sparsity)
+    shown = [f"{v:.3f}" for v in (readoff, recovered) if v is not None]
+    column.metric(f"Accuracy at {sparsity:.0%}", " → ".join(shown) or "–",
+                  help="read-off without recovery → after recovery fine-tuning")
+
+st.plotly_chart(_explorer(str(run.path / "path.safetensors"), budget, metrics), width="stretch")
+st.caption(f"Drag the slider under the chart to read the path off at another sparsity (budget `{budget}`): the "
+           "sub-network keeps entries in the order they joined the path. (a) ‖Γ‖₂ of each block's QK, VO and FFN "
+           "mask along the search; the dashed line is the step by which every kept entry had joined. (b) kept "
+           "inner dimensions and neurons per block. (c) share of each type's parameters kept. (d) validation "
+           "accuracy of each read-off without recovery, after recovery fine-tuning, and of the dense model; "
+           "grey points: the support of Γ at each checkpoint, on the search's validation subset.")
+
+if has_table(run, "speed"):
+    st.subheader("Speed of the compressed model")
+    st.dataframe(speed_table(table(run, "speed")), hide_index=True, width="stretch", column_config={
+        "sparsity": st.column_config.NumberColumn(format="percent"),
+        "params": st.column_config.NumberColumn("params (compressed)", format="localized"),
+        "params ratio": st.column_config.NumberColumn("params / dense", format="%.3f"),
+        "FLOPs ratio": st.column_config.NumberColumn("FLOPs / dense", format="%.3f"),
+        **{c: st.column_config.NumberColumn(c, format="%.2f") for c in ("dense ms", "masked ms", "compressed ms")},
+        "speed-up": st.column_config.NumberColumn("speed-up (dense / compressed)", format="%.2f×"),
+    })
+    st.caption("Median CPU forward latency of one batch, the three models timed round-robin. The masked model "
+               "keeps the dense shapes (masks multiplied in); the compressed one has the removed dimensions "
+               "sliced away.")
+
+
+@st.fragment
+def export(sparsities: list[float]) -> None:
+    """The export section: its slider reruns this fragment only."""
+    st.subheader("Export a sub-network")
+    left, right = st.columns([1, 2])
+    start = min(sparsities, key=lambda s: abs(s - 0.5))
+    sparsity = left.select_slider("Sparsity", sparsities, value=start, format_func=lambda s: f"{s:.0%}",
+                                  key="spp_export_sparsity")
+    spec = subnetwork_spec(path, sparsity, budget)
+    left.download_button("Download kept indices (JSON)", json.dumps(spec, indent=1), mime="application/json",
+                         file_name=f"{run.run_id}-spp-{100 * sparsity:.0f}.json")
+    right.markdown(f"Keeps {spec['kept_params']:,} of {spec['total_params']:,} structured parameters "
+                   f"({spec['achieved_sparsity']:.1%} removed). Write the model itself: `compressed/` (the "
+                   "removed dimensions sliced away, safetensors) and `masked/` (dense shapes, zeros):")
+    right.code(f"python -m pruning export {run.run_id} --sparsity {sparsity:g} "
+               f"--out exports/{run.run_id}-{100 * sparsity:.0f} --runs {run.path.parent}", language="bash",
+               wrap_lines=True)
+
+
+export(readoff_sparsities(metrics))
