@@ -13,6 +13,16 @@ torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parent.parent
 SMOKE = ROOT / "configs" / "smoke.toml"
 ARCHITECTURES = ("tiny-bert", "tiny-vit", "tiny-clip", "tiny-gpt2", "tiny-llama")
+SPP_SMOKE = dict(steps=60, checkpoints=12, alpha=5.0, nu=50.0, lam=1.0, recover=[0.3, 0.5, 0.7], eval_size=64,
+                 latency_batch=16)
+"""An SPP search on the smoke dense model whose entries join over steps 14-49 (not all at once)."""
+
+
+def spp_smoke_config():
+    """The smoke config with [spp] (SPP_SMOKE) instead of [prune]."""
+    from pruning.config import SPPConfig, load_config
+
+    return replace(load_config(SMOKE), prune=None, spp=SPPConfig(**SPP_SMOKE))
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -32,7 +42,8 @@ def tiny_inputs(name: str, batch: int = 4, seed: int = 0) -> dict[str, torch.Ten
 
 @pytest.fixture(scope="session")
 def smoke_runs(tmp_path_factory) -> Path:
-    """A runs directory holding real smoke runs: dense, magnitude and random at 50% and 90%."""
+    """A runs directory holding real smoke runs: dense, magnitude and random at 50% and 90%, and
+    the SPP path of the same dense run."""
     from pruning.config import load_config
     from pruning.runner import execute
 
@@ -41,6 +52,7 @@ def smoke_runs(tmp_path_factory) -> Path:
     for method in ("magnitude", "random"):
         for sparsity in (0.5, 0.9):
             execute(replace(base, prune=replace(base.prune, method=method, sparsity=sparsity)), root)
+    execute(spp_smoke_config(), root)
     return root
 
 

@@ -52,7 +52,9 @@ def test_runs_page_plots_accuracy_against_sparsity_with_the_dense_line(monkeypat
     assert any(a["text"].startswith("dense") for a in chart["layout"]["annotations"])
     xs = {trace["name"]: _array(trace["x"]) for trace in chart["data"] if "name" in trace}
     assert xs["magnitude"] == [50.0, 90.0]
-    assert len(at.dataframe[0].value) == 5
+    table = at.dataframe[0].value
+    assert len(table) == 6  # the SPP path is listed, without a sparsity, and drawn on its own page
+    assert table.loc[table["method"] == "SPP", "sparsity"].isna().all()
     at.multiselect(key="methods").set_value(["random"]).run()
     assert {t["name"] for t in _charts(at)[0]["data"] if "name" in t} == {"random"}
 
@@ -81,7 +83,7 @@ def test_corrupt_run_is_shown_as_broken_and_the_others_still_listed(monkeypatch,
     (broken / "manifest.json").write_text("{ truncated")
     at = _open(_app(monkeypatch, tmp_path / "runs"), PAGES[0])
     assert any("deadbeef0000" in w.value and "not valid JSON" in w.value for w in at.warning)
-    assert len(at.dataframe[0].value) == 5
+    assert len(at.dataframe[0].value) == 6
 
 
 def test_a_link_with_query_params_reopens_the_same_view(monkeypatch, smoke_runs):

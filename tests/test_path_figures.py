@@ -1,110 +1,32 @@
 """The path explorer, speed table and sub-network spec on a real tiny path, and the Solution path
 page on a run directory assembled from a real tiny search, read-offs, recovery and timings."""
 
-import itertools
 import json
-import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from streamlit.testing.v1 import AppTest
 
 from analysis.path_figures import GRID, block_label, path_explorer, speed_table, subnetwork_spec
 from analysis.solution_path import KINDS, SolutionPath
-from analysis.store import SPEED_COLUMNS, RunWriter
+from analysis.store import load_table, read_run
 
-from .conftest import ROOT, tiny_inputs
+from .conftest import ROOT, spp_smoke_config
 from .test_app import _charts
 
 RECOVER = (0.3, 0.5, 0.7)
 
 
-def _evaluate(model, batches) -> dict:
-    """Mean loss and accuracy of `model` over `batches`."""
-    losses, correct, count = [], 0, 0
-    with torch.no_grad():
-        for batch in batches:
-            out = model(**batch)
-            losses.append(float(out.loss))
-            correct += int((out.logits.argmax(-1) == batch["labels"]).sum())
-            count += len(batch["labels"])
-    return {"loss": float(np.mean(losses)), "accuracy": correct / count}
-
-
-def _masks(path: SolutionPath, keep, dtype=torch.bool) -> dict[str, list[torch.Tensor]]:
-    return {k: [torch.from_numpy(v).to(dtype) for v in vs] for k, vs in path.block_masks(keep).items()}
-
-
-def build_tiny_run(root) -> tuple:
-    """A real SPP run of tiny-bert on random tokens: search, read-offs, recovery, costs."""
-    from pruning.compress import compress
-    from pruning.cost import flops_per_example, latencies_ms, parameters
-    from pruning.models import load_model
-    from pruning.spp import solution_path
-    from pruning.structured import masked
-
-    model = load_model("tiny-bert", 3).eval()
-    train = [tiny_inputs("tiny-bert", batch=8, seed=s) for s in range(4)]
-    subset = [tiny_inputs("tiny-bert", batch=8, seed=9)]
-    val = [tiny_inputs("tiny-bert", batch=16, seed=s) for s in (10, 11, 12)]
-    path = solution_path(model, itertools.cycle(train), evaluate=lambda m: _evaluate(m, subset), steps=60,
-                         checkpoints=12, alpha=2.0, nu=5.0, lam=0.2)
-    dense = _evaluate(model, val)
-    rows = [(0, 0.0, "dense", k, v) for k, v in dense.items()]
-    for c, step in enumerate(path.steps):
-        s = path.sparsity_of(path.gamma[:, c] != 0)
-        rows += [(int(step), s, "path", "loss", path.loss[c]), (int(step), s, "path", "accuracy", path.accuracy[c])]
-    for s in GRID:
-        with masked(model, _masks(path, path.masks_at(s), torch.float32)):
-            rows += [(0, s, "readoff", k, v) for k, v in _evaluate(model, val).items()]
-    costs, timing = [], {k: v for k, v in val[0].items() if k != "labels"}
-    for s in RECOVER:
-        masks = _masks(path, path.masks_at(s))
-        small = compress(model, masks)
-        float_masks = {k: [m.float() for m in vs] for k, vs in masks.items()}
-
-        def masked_forward(b, float_masks=float_masks):
-            with masked(model, float_masks):
-                return model(**b)
-
-        forwards = {"dense": lambda b: model(**b), "masked": masked_forward, "compressed": lambda b, m=small: m(**b)}
-        ms = latencies_ms(forwards, timing, repeats=3)
-        costs += [(s, name, parameters(small if name == "compressed" else model), flops_per_example(f, timing),
-                   ms[name]) for name, f in forwards.items()]
-        torch.manual_seed(0)
-        small.train()
-        optimizer = torch.optim.AdamW(small.parameters(), lr=1e-3)
-        for batch in train * 2:
-            optimizer.zero_grad()
-            small(**batch).loss.backward()
-            optimizer.step()
-        small.eval()
-        rows += [(8, s, "recovered", k, v) for k, v in _evaluate(small, val).items()]
-    spp = {**path.hparams, "budget": "global"}
-    writer = RunWriter(root, "spp0tiny0000", {
-        "method": "spp", "method_label": "SPP", "sparsity": 0.0, "seed": 0, "model": "tiny-bert",
-        "config": {"spp": spp},
-        "data": {"name": "random tokens", "sizes": {"train": 32, "validation": 48}},
-    })
-    path.save(writer.path / "path.safetensors")
-    metrics = pd.DataFrame(rows, columns=["step", "sparsity", "split", "metric", "value"])
-    writer.table("metrics", metrics)
-    speed = pd.DataFrame(costs, columns=SPEED_COLUMNS)
-    writer.table("speed", speed)
-    target = writer.finish(results={"validation": dense, "structured_params": path.total_params})
-    return target, path, metrics, speed
+@pytest.fixture(scope="module")
+def spp_run(smoke_runs):
+    """The smoke runs' SPP run, made by the runner (search, read-offs, recovery, costs)."""
+    return read_run(smoke_runs / spp_smoke_config().run_id)
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    return build_tiny_run(tmp_path_factory.mktemp("spp"))
-
-
-@pytest.fixture(scope="module")
-def path(tiny_run):
-    return tiny_run[1]
+def path(spp_run):
+    return SolutionPath.load(spp_run.path / "path.safetensors")
 
 
 def _hand_metrics(sparsities, accuracies, dense=0.9, recovered=None):
@@ -209,16 +131,16 @@ def test_subnetwork_spec_lists_the_kept_indices(path):
     assert spec["kept_params"] == path.kept_params(path.masks_at(0.5)) and spec["total_params"] == path.total_params
 
 
-def test_the_run_holds_real_read_offs(tiny_run):
-    _, _, metrics, speed = tiny_run
+def test_the_run_holds_real_read_offs(spp_run):
+    metrics, speed = load_table(spp_run, "metrics"), load_table(spp_run, "speed")
     readoff = metrics[(metrics["split"] == "readoff") & (metrics["metric"] == "accuracy")]
     assert sorted(readoff["sparsity"]) == list(GRID) and readoff["value"].between(0, 1).all()
     table = speed_table(speed)
     assert list(table["sparsity"]) == list(RECOVER) and (table["params ratio"] < 1).all()
 
 
-def test_solution_path_page_on_a_real_tiny_run(monkeypatch, tiny_run):
-    monkeypatch.setenv("PRUNESCOPE_RUNS", str(tiny_run[0].parent))
+def test_solution_path_page_on_a_real_run(monkeypatch, spp_run):
+    monkeypatch.setenv("PRUNESCOPE_RUNS", str(spp_run.path.parent))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.run()
     at.switch_page("views/solution_path.py").run()
@@ -227,7 +149,8 @@ def test_solution_path_page_on_a_real_tiny_run(monkeypatch, tiny_run):
     assert len(chart["layout"]["sliders"][0]["steps"]) == len(GRID)
     assert [m.label for m in at.metric][:2] == ["Search", "Structured parameters"]
     [command] = [c.value for c in at.code if "pruning export" in c.value]
-    assert command.startswith("python -m pruning export spp0tiny0000 --sparsity 0.5 --out exports/spp0tiny0000-50")
+    run_id = spp_run.run_id
+    assert command.startswith(f"python -m pruning export {run_id} --sparsity 0.5 --out exports/{run_id}-50")
     assert len(at.dataframe) == 1 and list(at.dataframe[0].value["sparsity"]) == list(RECOVER)
     at.select_slider(key="spp_export_sparsity").set_value(0.7).run()
     assert any("--sparsity 0.7" in c.value for c in at.code)
@@ -243,10 +166,8 @@ def test_solution_path_page_without_spp_runs_says_how_to_make_one(monkeypatch, t
     assert [c.value for c in at.code] == ["python -m pruning run configs/spp.toml"]
 
 
-def test_the_picker_offers_only_spp_runs_on_this_page(monkeypatch, tiny_run, smoke_runs, tmp_path):
-    shutil.copytree(smoke_runs, tmp_path / "runs")
-    shutil.copytree(tiny_run[0], tmp_path / "runs" / tiny_run[0].name)
-    monkeypatch.setenv("PRUNESCOPE_RUNS", str(tmp_path / "runs"))
+def test_the_picker_offers_only_spp_runs_on_this_page(monkeypatch, spp_run):
+    monkeypatch.setenv("PRUNESCOPE_RUNS", str(spp_run.path.parent))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.run()
     assert len(at.sidebar.selectbox(key="run_picker").options) == 5  # the other pages: runs at one sparsity
@@ -254,4 +175,4 @@ def test_the_picker_offers_only_spp_runs_on_this_page(monkeypatch, tiny_run, smo
     assert not at.exception, [e.value for e in at.exception]
     at.switch_page("views/solution_path.py").run()
     assert not at.exception, [e.value for e in at.exception]
-    assert at.sidebar.selectbox(key="run_picker_spp").options == [f"SPP · path · seed 0 · {tiny_run[0].name}"]
+    assert at.sidebar.selectbox(key="run_picker_spp").options == [f"SPP · path · seed 0 · {spp_run.run_id}"]

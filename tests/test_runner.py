@@ -7,14 +7,15 @@ from analysis.store import list_runs, load_table, load_tensors
 from pruning import masks_from_scores
 
 
-def _runs(root):
-    return {(r.manifest["method"], r.manifest["sparsity"]): r for r in list_runs(root)}
+def _runs(root, paths: bool = False):
+    """(method, sparsity) -> run; SPP paths (sparsity None) only when `paths`."""
+    return {(r.manifest["method"], r.manifest["sparsity"]): r for r in list_runs(root) if paths or not r.is_path}
 
 
 def test_manifest_records_seed_versions_data_hash_and_base(smoke_runs):
-    runs = _runs(smoke_runs)
+    runs = _runs(smoke_runs, paths=True)
     assert set(runs) == {("dense", 0.0), ("magnitude", 0.5), ("magnitude", 0.9), ("random", 0.5),
-                         ("random", 0.9)}
+                         ("random", 0.9), ("spp", None)}
     dense = runs[("dense", 0.0)]
     for run in runs.values():
         m = run.manifest
