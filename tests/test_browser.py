@@ -21,12 +21,13 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PAGES = {  # a deep link first: a fresh server's first request must already use st.navigation
     "layer-sparsity": "layer-sparsity", "runs": "", "compare": "compare", "gradient-noise": "gradient-noise",
-    "sentinels": "sentinels",
+    "sentinels": "sentinels", "solution-path": "solution-path",
 }
 DRAWN = {  # what a chart with data draws, per page
     "runs": ".scatterlayer .trace", "compare": ".scatterlayer .trace",
     "layer-sparsity": ".heatmaplayer image, .heatmaplayer .hm",
     "gradient-noise": ".boxlayer .trace", "sentinels": ".gl-container canvas",
+    "solution-path": ".heatmaplayer image, .heatmaplayer .hm",
 }
 
 
@@ -87,4 +88,22 @@ def test_page_renders_its_chart_without_exceptions(server, browser, page):
     assert tab.get_by_role("link", name="Layer sparsity", exact=True).count() == 1  # ours, not pages/ names
     (ROOT / "screenshots").mkdir(exist_ok=True)
     tab.screenshot(path=str(ROOT / "screenshots" / f"{page}.png"), full_page=True)
+    tab.close()
+
+
+def test_path_slider_redraws_the_heatmap_in_the_browser(server, browser):
+    """Clicking another step of the figure's own slider changes the kept counts, client-side."""
+    tab = browser.new_page(viewport={"width": 1400, "height": 1000})
+    tab.goto(f"{server}/solution-path", wait_until="domcontentloaded")
+    tab.locator(".heatmaplayer text").first.wait_for(state="visible", timeout=60_000)
+    tab.wait_for_timeout(1000)
+    before = tab.locator(".heatmaplayer text").all_text_contents()
+    label = tab.locator("g.slider-labels text", has_text="90%").first
+    label.scroll_into_view_if_needed()
+    box = label.bounding_box()
+    tab.mouse.click(box["x"] + box["width"] / 2, box["y"] - 15)  # the slider's tick above its label
+    tab.wait_for_timeout(1000)
+    after = tab.locator(".heatmaplayer text").all_text_contents()
+    assert before and after != before, (before, after)
+    assert tab.locator(".slider-container .slider-label").first.text_content().endswith("90%")
     tab.close()
