@@ -34,6 +34,18 @@ class BlockLayout:
     rotary: bool = False
 
 
+_VIT = BlockLayout(
+    blocks=("layers",),
+    roles={
+        "q": "attention.q_proj",
+        "k": "attention.k_proj",
+        "v": "attention.v_proj",
+        "o": "attention.o_proj",
+        "ffn_in": "mlp.fc1",
+        "ffn_out": "mlp.fc2",
+    },
+)
+
 LAYOUTS: dict[str, BlockLayout] = {
     "bert": BlockLayout(
         blocks=("encoder.layer",),
@@ -47,17 +59,8 @@ LAYOUTS: dict[str, BlockLayout] = {
         },
         extras={"pooler": "pooler.dense"},
     ),
-    "vit": BlockLayout(
-        blocks=("layers",),
-        roles={
-            "q": "attention.q_proj",
-            "k": "attention.k_proj",
-            "v": "attention.v_proj",
-            "o": "attention.o_proj",
-            "ffn_in": "mlp.fc1",
-            "ffn_out": "mlp.fc2",
-        },
-    ),
+    "vit": _VIT,
+    "deit": _VIT,  # DeiT is ViT with a distillation token: the same blocks
     "clip": BlockLayout(
         blocks=("vision_model.encoder.layers", "text_model.encoder.layers"),
         roles={

@@ -60,7 +60,7 @@ def test_llama_grouped_kv_heads_are_narrower():
 
 
 def test_unsupported_architecture_lists_the_supported_ones():
-    with pytest.raises(ValueError, match="supported: bert, clip, gpt2, llama, small-cnn, vit"):
+    with pytest.raises(ValueError, match="supported: bert, clip, deit, gpt2, llama, small-cnn, vit"):
         layout_of(torch.nn.Linear(2, 2))
 
 

@@ -120,6 +120,18 @@ def test_compression_slices_every_projection():
     assert mlp.down_proj.weight.shape == (32, ffn)
 
 
+def test_deit_shares_vit_blocks_and_compresses_equal():
+    torch.manual_seed(0)
+    model = transformers.DeiTForImageClassification(transformers.DeiTConfig(
+        hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64, image_size=28,
+        patch_size=7, num_channels=1, num_labels=3)).eval()
+    masks = random_masks(structured_blocks(model), seed=4)
+    inputs = tiny_inputs("tiny-vit")
+    with masked(model, as_float(masks)):
+        reference = logits(model, inputs)
+    torch.testing.assert_close(logits(compress(model, masks), inputs), reference, rtol=1e-5, atol=1e-6)
+
+
 def test_clip_text_and_vision_towers_compress_together():
     model = clip_model()
     blocks = structured_blocks(model)
@@ -159,5 +171,5 @@ def test_masked_model_saves_with_save_pretrained(tmp_path):
 
 
 def test_unsupported_model_names_the_supported_ones():
-    with pytest.raises(ValueError, match="supported: bert, clip, gpt2, llama, vit"):
+    with pytest.raises(ValueError, match="supported: bert, clip, deit, gpt2, llama, vit"):
         structured_blocks(load_model("small-cnn", 3))
