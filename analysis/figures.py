@@ -58,8 +58,8 @@ def accuracy_bands(table: pd.DataFrame, metric: str = "val_accuracy") -> go.Figu
         fig.add_hline(y=dense.mean(), line=dict(color=method_color("dense"), dash="dash"),
                       annotation_text=f"dense {dense.mean():.3f}", annotation_position="bottom left")
     fig.update_layout(xaxis_title="sparsity of the prunable weights (%)",
-                      yaxis_title=METRIC_LABELS.get(metric, metric), legend_title="method", height=460,
-                      margin=dict(t=30))
+                      yaxis_title=METRIC_LABELS.get(metric, metric), legend_title="method",
+                      height=max(460, 200 + 28 * len(groups)), margin=dict(t=30))  # room for every legend entry
     fig.update_xaxes(ticksuffix="%")
     return fig
 
