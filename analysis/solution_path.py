@@ -9,9 +9,11 @@ checkpoints of the path on the last, as in scikit-learn's lasso_path:
     weight[e]     parameters the entry controls (biases included)
 Read-off at sparsity s ("global"): keep entries in rank order until the kept parameters reach
 (1 − s)·Σ weight. "per_pool": the same within attention (QK + VO) and FFN separately.
-"authors": in each pool, prune the s share of entries with the lowest priority, unweighted,
-keeping every tie at the threshold. Each budget gives nested masks: a sparser read-off is a
-subset of a denser one. Pure numpy: the dashboard reads paths without torch.
+"authors": their rule, per pool and unweighted: with the pool's n priorities sorted ascending,
+threshold = the k-th, k = argmin_i |i − s·n| (i = 1..n), keep priority ≥ threshold; so ties at
+the threshold stay (at most k − 1 entries go, none where a tie spans the cut). Each budget gives
+nested masks: a sparser read-off is a subset of a denser one. Pure numpy: the dashboard reads
+paths without torch.
 """
 
 import json
@@ -82,11 +84,10 @@ class SolutionPath:
 
     def _keep_authors(self, pool: np.ndarray, sparsity: float) -> np.ndarray:
         values = np.sort(self.priority[pool])
-        cut = int(np.floor(sparsity * len(values)))
-        if cut == 0:
+        if not len(values):
             return pool.copy()
-        threshold = values[min(cut, len(values) - 1)] if cut < len(values) else np.inf
-        return pool & (self.priority >= threshold)
+        k = int(np.argmin(np.abs(np.arange(1, len(values) + 1) - sparsity * len(values))))
+        return pool & (self.priority >= values[k])
 
     def kept_params(self, keep: np.ndarray) -> int:
         return int(self.weight[keep].sum())

@@ -7,8 +7,8 @@ so every projection is a smaller matmul and q·k has |P| terms per head, p·v |V
 The score scale stays the original 1/√d_h (the HF modules keep the `scaling` they were built
 with); a block with no QK dim attends uniformly and one with no VO dim keeps only the output
 bias, exactly as the masked model does. HF code cannot reshape empty tensors, so a block that
-keeps no VO dim (or no FFN neuron) keeps one placeholder whose output-projection columns are
-zero: it adds nothing to the outputs.
+keeps no VO dim (or no FFN neuron) keeps one placeholder whose weights and biases are all zero:
+it adds nothing to the outputs and, its gradients being zero too, recovery cannot revive it.
 
 The HF attention modules reshape with one head size for q, k and v; a compressed block sets
 it to 1 and runs the registered attention implementation "prunescope", which regroups the
@@ -113,19 +113,32 @@ def _slice(module: nn.Module, side: str, index: torch.Tensor, transposed: bool) 
     setattr(module, names[side, transposed], len(index))
 
 
+def _zero(block: StructuredBlock, features: dict[str, tuple[str, torch.Tensor]]) -> None:
+    """Zero, in place, the weights (and out-side biases) of the given features of a block."""
+    for role, (side, index) in features.items():
+        module = block.modules[role]
+        with torch.no_grad():
+            module.weight.index_fill_(_weight_dim(side, block.layout.transposed), index, 0.0)
+            if side == "out" and module.bias is not None:
+                module.bias[index] = 0.0
+
+
+def _complement(block: StructuredBlock, features: dict[str, tuple[str, torch.Tensor]]) -> dict:
+    """The features not listed, per role."""
+    found = {}
+    for role, (side, index) in features.items():
+        size = block.modules[role].weight.shape[_weight_dim(side, block.layout.transposed)]
+        dropped = torch.ones(size, dtype=torch.bool)
+        dropped[index] = False
+        found[role] = (side, dropped.nonzero().flatten())
+    return found
+
+
 def bake(model: nn.Module, masks: dict[str, list[torch.Tensor]]) -> nn.Module:
     """Zero, in place, every weight and bias a structured mask removes: the masked model as plain
     weights (same shapes, so save_pretrained works), equal in output to the hooked one."""
     for block, kept in zip(structured_blocks(model), _per_block(masks), strict=True):
-        for role, (side, index) in kept_features(block, kept).items():
-            module = block.modules[role]
-            dim = _weight_dim(side, block.layout.transposed)
-            dropped = torch.ones(module.weight.shape[dim], dtype=torch.bool)
-            dropped[index] = False
-            with torch.no_grad():
-                module.weight.index_fill_(dim, dropped.nonzero().flatten(), 0.0)
-                if side == "out" and module.bias is not None:
-                    module.bias[dropped] = 0.0
+        _zero(block, _complement(block, kept_features(block, kept)))
     return model
 
 
@@ -138,14 +151,13 @@ def compress(model: nn.Module, masks: dict[str, list[torch.Tensor]]) -> nn.Modul
     away; its outputs equal the masked model's."""
     model = copy.deepcopy(model)
     for block, kept in zip(structured_blocks(model), _per_block(masks), strict=True):
-        empty = [kind for kind in ("vo", "ffn") if not kept[kind].any()]
-        for kind in empty:
-            kept[kind] = torch.arange(len(kept[kind])) == 0
+        placeholders = {k: torch.zeros(len(v), dtype=torch.bool) for k, v in kept.items()}
+        for kind in ("vo", "ffn"):
+            if not kept[kind].any():
+                kept[kind] = placeholders[kind] = torch.arange(len(kept[kind])) == 0
+        _zero(block, kept_features(block, placeholders))
         for role, (side, index) in kept_features(block, kept).items():
             _slice(block.modules[role], side, index, block.layout.transposed)
-        for kind in empty:
-            with torch.no_grad():
-                block.modules["o" if kind == "vo" else "ffn_out"].weight.zero_()
         attention = block.attention
         qk, vo = int(kept["qk"].sum()) * (2 if block.layout.rotary else 1), int(kept["vo"].sum())
         attention.prunescope_shape = (block.heads, block.kv_heads, qk, vo)

@@ -32,7 +32,7 @@ VARIANTS = ("paper", "code")
 @dataclass(frozen=True)
 class SPPSettings:
     """The dynamics. `alpha`, `nu`, `kappa`, `lam`: the paper's α, ν, κ, λ (for "code": κ = 1,
-    λ = `lam`, and `lr` drives AdamW). Γ is stored at `checkpoints` evenly spaced steps.
+    λ = `lam`, 3 unless set, and `lr` drives AdamW). Γ is stored at `checkpoints` evenly spaced steps.
     Defaults: set on fine-tuned MiniLM, whose mask gradients are 1e-4..1e-2; with κα/ν = 0.02
     an idle entry's M decays by e⁻¹ every 50 steps and its Z stays below λ = 1/κ, while entries
     the loss defends (M ≈ −ν·∂L/∂M) join over steps 40-200."""
@@ -42,7 +42,7 @@ class SPPSettings:
     alpha: float = 5.0
     nu: float = 250.0
     kappa: float = 1.0
-    lam: float = 1.0
+    lam: float | None = None
     lr: float = 1e-3
     check_every: int = 10
     checkpoints: int = 100
@@ -50,12 +50,18 @@ class SPPSettings:
     def __post_init__(self):
         checks = [("variant", self.variant in VARIANTS, f"one of {', '.join(VARIANTS)}"),
                   ("steps", self.steps >= 1, ">= 1"), ("alpha", self.alpha > 0, "> 0"),
-                  ("nu", self.nu > 0, "> 0"), ("kappa", self.kappa > 0, "> 0"), ("lam", self.lam >= 0, ">= 0"),
+                  ("nu", self.nu > 0, "> 0"), ("kappa", self.kappa > 0, "> 0"),
+                  ("lam", self.lam is None or self.lam >= 0, ">= 0"),
                   ("lr", self.lr > 0, "> 0"), ("check_every", self.check_every >= 1, ">= 1"),
                   ("checkpoints", self.checkpoints >= 1, ">= 1")]
         for name, ok, allowed in checks:
             if not ok:
                 raise ValueError(f"spp.{name}: {getattr(self, name)!r} is not allowed; must be {allowed}")
+
+    @property
+    def threshold(self) -> float:
+        """λ: `lam`, else 1 ("paper", with κ = 1 an idle entry's Z stays below it) or 3 ("code")."""
+        return self.lam if self.lam is not None else {"paper": 1.0, "code": 3.0}[self.variant]
 
     def checkpoint_steps(self) -> list[int]:
         count = min(self.checkpoints, self.steps)
@@ -97,14 +103,14 @@ def search(gradient: Callable[[torch.Tensor], torch.Tensor], size: int, settings
             if s.variant == "paper":
                 m -= s.kappa * s.alpha * (grad + (m - gamma) / s.nu)
                 z += (s.alpha / s.nu) * (m - gamma)
-                gamma = s.kappa * shrink(z, s.lam)
+                gamma = s.kappa * shrink(z, s.threshold)
             else:
                 lr = 0.5 * s.lr * (1 + math.cos(math.pi * (k - 1) / s.steps))
                 optimizer.param_groups[0]["lr"] = lr
                 m.grad = grad
                 optimizer.step()
                 z += lr / (1 - 0.9 ** k) * (m - gamma)
-                gamma = (z - s.lam).clamp(min=0)
+                gamma = (z - s.threshold).clamp(min=0)
                 if k % s.check_every == 0:
                     checks += gamma != 0
             join[(join < 0) & (gamma != 0)] = k
@@ -119,12 +125,15 @@ def search(gradient: Callable[[torch.Tensor], torch.Tensor], size: int, settings
 
 def ranking(found: Search, variant: str, steps: int) -> tuple[np.ndarray, np.ndarray]:
     """(rank, priority): priority is −(first join step) ("paper", never joined: −(steps + 1)) or
-    the check count ("code"); rank orders by priority, then larger |Z|, then index."""
+    the check count ("code"); rank orders by priority, then larger |Z| (larger Z for the one-sided
+    "code" variant, where a negative Z is furthest from joining), then index."""
     if variant == "paper":
         priority = np.where(found.join_step >= 0, -found.join_step, -(steps + 1)).astype(np.float64)
+        closeness = np.abs(found.z)
     else:
         priority = found.checks.astype(np.float64)
-    order = np.lexsort((np.arange(len(priority)), -np.abs(found.z), -priority))
+        closeness = found.z
+    order = np.lexsort((np.arange(len(priority)), -closeness, -priority))
     rank = np.empty(len(order), np.int64)
     rank[order] = np.arange(len(order))
     return rank, priority
@@ -176,6 +185,7 @@ def solution_path(model: nn.Module, batches: Iterable[dict], evaluate: Callable[
     frozen = [(p, p.requires_grad) for p in model.parameters()]
     for param, _ in frozen:
         param.requires_grad_(False)
+    was_training = model.training
     model.eval()
     metrics = []
 
@@ -190,6 +200,7 @@ def solution_path(model: nn.Module, batches: Iterable[dict], evaluate: Callable[
     finally:
         for param, flag in frozen:
             param.requires_grad_(flag)
+        model.train(was_training)
     rank, priority = ranking(found, settings.variant, settings.steps)
     nan = [float("nan")] * len(found.steps)
     return SolutionPath(
@@ -197,5 +208,5 @@ def solution_path(model: nn.Module, batches: Iterable[dict], evaluate: Callable[
         join_step=found.join_step, gamma=found.gamma.astype(np.float32), steps=np.array(found.steps),
         loss=np.array([r["loss"] for r in metrics]) if metrics else np.array(nan),
         accuracy=np.array([r["accuracy"] for r in metrics]) if metrics else np.array(nan),
-        hparams=asdict(settings),
+        hparams={**asdict(settings), "lam": settings.threshold},
     )

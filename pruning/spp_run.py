@@ -121,7 +121,9 @@ def export_subnetwork(run_path: str | Path, sparsity: float, out: str | Path, bu
     except ValueError as error:
         raise ConfigError(str(error)) from None
     model = load_model(config.model.name, len(manifest["data"]["label_names"]), config.seed)
-    load_weights(model, str(run.path.parent / manifest["base_run"] / "model.safetensors"))
+    weights = run.path.parent / manifest["base_run"] / "model.safetensors"
+    if weights.exists():  # a dense run with no fine-tuning saves none: the seeded model is its weights
+        load_weights(model, str(weights))
     masks = _torch_masks(path, keep)
     out = Path(out)
     save_compressed(model.eval(), masks, out / "compressed")

@@ -124,21 +124,21 @@ def masked(model: nn.Module, masks: dict[str, list[torch.Tensor]],
     """
     blocks = blocks if blocks is not None else structured_blocks(model)
     handles = []
-    for i, block in enumerate(blocks):
-        def multipliers(i=i, block=block):
-            return _expand(block, masks["qk"][i], masks["vo"][i])
-
-        m = block.modules
-        if block.layout.fused_qkv:
-            targets = [(m["qkv"], lambda mult=multipliers: torch.cat(mult()))]
-        else:
-            targets = [(m[role], lambda mult=multipliers, p=p: mult()[p]) for p, role in enumerate("qkv")]
-        for module, factor in targets:
-            handles.append(module.register_forward_hook(
-                lambda _module, _args, out, factor=factor: out * factor().to(out.dtype)))
-        handles.append(m["ffn_out"].register_forward_pre_hook(
-            lambda _module, args, i=i: (args[0] * masks["ffn"][i].to(args[0].dtype), *args[1:])))
     try:
+        for i, block in enumerate(blocks):
+            def multipliers(i=i, block=block):
+                return _expand(block, masks["qk"][i], masks["vo"][i])
+
+            m = block.modules
+            if block.layout.fused_qkv:
+                targets = [(m["qkv"], lambda mult=multipliers: torch.cat(mult()))]
+            else:
+                targets = [(m[role], lambda mult=multipliers, p=p: mult()[p]) for p, role in enumerate("qkv")]
+            for module, factor in targets:
+                handles.append(module.register_forward_hook(
+                    lambda _module, _args, out, factor=factor: out * factor().to(out.dtype)))
+            handles.append(m["ffn_out"].register_forward_pre_hook(
+                lambda _module, args, i=i: (args[0] * masks["ffn"][i].to(args[0].dtype), *args[1:])))
         yield
     finally:
         for handle in handles:

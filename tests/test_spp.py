@@ -99,7 +99,9 @@ def test_read_offs_are_nested(tiny_path, budget):
     masks = [path.masks_at(s, budget) for s in np.linspace(0, 1, 41)]
     for denser, sparser in itertools.pairwise(masks):
         assert not (sparser & ~denser).any()
-    assert masks[0].all() and not masks[-1].any()
+    assert masks[0].all()
+    if budget != "authors":  # the authors' rule keeps the top ties even at s = 1
+        assert not masks[-1].any()
 
 
 @pytest.mark.parametrize("sparsity", [0.1, 0.3, 0.5, 0.7, 0.9])
@@ -123,15 +125,23 @@ def test_per_pool_read_off_meets_each_pool_budget(tiny_path):
         assert 0.4 <= share < 0.4 + path.weight[pool].max() / path.weight[pool].sum()
 
 
-def test_authors_read_off_keeps_ties_at_the_threshold():
-    n = 8
-    path = SolutionPath(
+def _one_pool(priority):
+    n = len(priority)
+    return SolutionPath(
         blocks=("b0",), block=np.zeros(n, int), kind=np.array([2] * n), index=np.arange(n), weight=np.ones(n, int),
-        rank=np.arange(n), priority=np.array([5, 4, 3, 0, 0, 0, 0, 0.0]), join_step=np.zeros(n, int),
+        rank=np.arange(n), priority=np.array(priority, float), join_step=np.zeros(n, int),
         gamma=np.zeros((n, 1), np.float32), steps=np.array([1]), loss=np.array([0.0]), accuracy=np.array([0.0]),
     )
+
+
+def test_authors_read_off_keeps_ties_at_the_threshold():
+    """threshold = sorted[argmin_i |i − s·n|], keep ≥ threshold (the authors' set_alpha_sparsity)."""
+    path = _one_pool([5, 4, 3, 0, 0, 0, 0, 0])
     assert path.masks_at(0.25, "authors").all()  # 5 of 8 never joined: a 25% cut lands on a tie
-    assert path.masks_at(0.75, "authors").tolist() == [True, True, False, False, False, False, False, False]
+    assert path.masks_at(0.75, "authors").tolist() == [True, True, True, False, False, False, False, False]
+    assert _one_pool([5, 4, 3, 2, 1, 1, 0, 0]).masks_at(0.25, "authors").all()
+    # distinct priorities: the threshold entry itself stays, so k − 1 = 1 of 8 goes at 25%
+    assert _one_pool(range(8, 0, -1)).masks_at(0.25, "authors").tolist() == [True] * 7 + [False]
 
 
 def test_path_saves_and_loads(tiny_path, tmp_path):

@@ -106,6 +106,24 @@ def test_compressed_and_baked_models_equal_the_masked_model(name):
     torch.testing.assert_close(logits(model, inputs), logits(load_model(name, 3).eval(), inputs))
 
 
+@pytest.mark.parametrize("name", ["tiny-bert", "tiny-gpt2", "tiny-llama"])
+def test_placeholders_of_empty_blocks_get_no_gradient(name):
+    """A block keeping no VO dim or FFN neuron keeps an all-zero placeholder that recovery cannot revive."""
+    model = load_model(name, 3).eval()
+    blocks = structured_blocks(model)
+    masks = {kind: [torch.ones(b.sizes[kind], dtype=torch.bool) for b in blocks] for kind in KINDS}
+    masks["vo"][0][:] = False
+    masks["ffn"][0][:] = False
+    small = compress(model, masks)
+    small(**tiny_inputs(name)).loss.backward()
+    block = small.get_submodule(blocks[0].name)
+    layout = blocks[0].layout
+    roles = ["o", "ffn_in", "ffn_out", *(["v"] if "v" in layout.roles else [])]
+    for role in roles:  # every remaining o column and FFN neuron of block 0 is the zero placeholder
+        module = block.get_submodule(layout.roles[role])
+        assert module.weight.abs().max() == 0 and module.weight.grad.abs().max() == 0, role
+
+
 def test_compression_slices_every_projection():
     model = load_model("tiny-llama", 3).eval()
     masks = random_masks(structured_blocks(model))
