@@ -170,7 +170,7 @@ def path_explorer(path: SolutionPath | None, metrics: pd.DataFrame | None = None
     return fig
 
 
-SPEED_COLUMNS = ["sparsity", "params", "params ratio", "FLOPs ratio", "dense ms", "masked ms", "compressed ms",
+SPEED_TABLE_COLUMNS = ["sparsity", "params", "params ratio", "FLOPs ratio", "dense ms", "masked ms", "compressed ms",
                  "speed-up"]
 
 
@@ -178,7 +178,7 @@ def speed_table(speed: pd.DataFrame | None) -> pd.DataFrame:
     """One row per sparsity: the compressed model's params and FLOPs as shares of the dense
     model's, the latencies, and speed-up = dense ms / compressed ms (same-sparsity rows)."""
     if speed is None or speed.empty:
-        return pd.DataFrame(columns=SPEED_COLUMNS)
+        return pd.DataFrame(columns=SPEED_TABLE_COLUMNS)
     rows = []
     for sparsity, group in speed.groupby("sparsity", sort=True):
         by = group.groupby("model")[["params", "flops", "latency_ms"]].median()
@@ -194,7 +194,7 @@ def speed_table(speed: pd.DataFrame | None) -> pd.DataFrame:
             "compressed ms": get("compressed", "latency_ms"),
             "speed-up": get("dense", "latency_ms") / get("compressed", "latency_ms"),
         })
-    return pd.DataFrame(rows, columns=SPEED_COLUMNS)
+    return pd.DataFrame(rows, columns=SPEED_TABLE_COLUMNS)
 
 
 def subnetwork_spec(path: SolutionPath, sparsity: float, budget: str = "global") -> dict:

@@ -11,7 +11,7 @@ import torch
 
 from pruning.compress import compress
 from pruning.cost import flops_per_example, parameters
-from pruning.spp import Entries, SPPSettings, mask_gradient, search, solution_path
+from pruning.spp import Entries, SPPSettings, mask_gradient, read_off, search, solution_path
 from pruning.structured import masked, structured_blocks
 
 from .common import interleaved, minilm, minilm_batch, report
@@ -48,8 +48,7 @@ def main(repeats: int = 7) -> None:
            repeats=repeats, threads=torch.get_num_threads())
     model = minilm().eval()
     path = solution_path(model, itertools.repeat(batch), steps=20, checkpoints=1)
-    small = compress(model, {k: [torch.from_numpy(v) for v in vs]
-                             for k, vs in path.block_masks(path.masks_at(0.5)).items()}).eval()
+    small = compress(model, read_off(path, 0.5)).eval()
     inputs = {k: v for k, v in batch.items() if k != "labels"}
     with torch.no_grad():
         forwards = interleaved({"dense": lambda: model(**inputs), "compressed": lambda: small(**inputs)}, repeats)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 import transformers
+from safetensors.torch import load_model as load_weights
 from transformers import (
     AutoModelForImageClassification,
     AutoModelForSequenceClassification,
@@ -123,6 +124,13 @@ def load_model(name: str, num_labels: int, seed: int = 0) -> PreTrainedModel:
     if model.config.model_type in ("gpt2", "llama") and model.config.pad_token_id is None:
         model.config.pad_token_id = model.config.eos_token_id
     return model
+
+
+def load_run_weights(model: torch.nn.Module, run_dir: Path | None) -> None:
+    """Load a dense run's fine-tuned weights into `model`; a run that fine-tuned nothing saved
+    none, and then the seeded model already holds its weights."""
+    if run_dir is not None and (run_dir / "model.safetensors").exists():
+        load_weights(model, run_dir / "model.safetensors")
 
 
 def load_tokenizer(name: str):

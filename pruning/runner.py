@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 import torch
 import transformers
-from safetensors.torch import load_model as load_weights
 from safetensors.torch import save_model as save_weights
 
 from analysis.store import RunWriter, read_run, runs_root
@@ -32,7 +31,7 @@ from .data import Encoded, Splits, encode_images, encode_texts, load_examples, s
 from .masks import apply_masks, get_masks, masks_from_scores
 from .methods import METHODS
 from .methods.base import Scorer, accumulate
-from .models import is_image_model, load_model, load_tokenizer
+from .models import is_image_model, load_model, load_run_weights, load_tokenizer
 from .probe import probe
 from .pruners import GradualPruning, iterative_prune
 from .spp_run import compute_spp
@@ -81,18 +80,13 @@ def prepare(config: RunConfig, base: Path | None = None) -> Prepared:
         kind = "an image" if image else "a text"
         raise ConfigError(f"model.name: {config.model.name} is {kind} model but data.name "
                           f"{config.data.name} holds {'text' if image else 'images'}")
-    _load_base_weights(model, base)
+    load_run_weights(model, base)
     encoded = {
         part: encode_images(ex) if image else encode_texts(ex, tokenizer, config.model.max_length,
                                                            cache_dir() / "tokens")
         for part, ex in splits.parts().items()
     }
     return Prepared(config, splits, encoded, model, base)
-
-
-def _load_base_weights(model: torch.nn.Module, base: Path | None) -> None:
-    if base is not None and (base / "model.safetensors").exists():
-        load_weights(model, base / "model.safetensors")
 
 
 def _probe(prepared: Prepared, model: torch.nn.Module, masks: dict[str, torch.Tensor] | None, writer: RunWriter,
@@ -102,7 +96,7 @@ def _probe(prepared: Prepared, model: torch.nn.Module, masks: dict[str, torch.Te
     prune = config.prune
     if prune is not None:
         model = load_model(config.model.name, len(prepared.splits.train.label_names), config.seed)
-        _load_base_weights(model, prepared.base)
+        load_run_weights(model, prepared.base)
         score_batches = list(itertools.islice(_scoring_stream(prepared), prune.score_batches))
     if on_progress:
         on_progress("noise probe", 0, config.probe.batches)

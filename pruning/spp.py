@@ -139,6 +139,12 @@ def ranking(found: Search, variant: str, steps: int) -> tuple[np.ndarray, np.nda
     return rank, priority
 
 
+def read_off(path: SolutionPath, sparsity: float, budget: str = "global") -> dict[str, list[torch.Tensor]]:
+    """The sub-network of `path` at `sparsity`, as the bool masks masked() and compress() take."""
+    keep = path.masks_at(sparsity, budget)
+    return {kind: [torch.from_numpy(v) for v in vectors] for kind, vectors in path.block_masks(keep).items()}
+
+
 class Entries:
     """The flat entry layout: block by block, QK then VO then FFN, each in index order."""
 

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from safetensors.torch import load_model as load_weights
 from tqdm.auto import tqdm
 
 from analysis.solution_path import SolutionPath
@@ -23,8 +22,8 @@ from .compress import bake, compress, save_compressed
 from .config import ConfigError, config_from_dict
 from .cost import flops_per_example, latencies_ms, parameters
 from .data import Encoded
-from .models import load_model
-from .spp import solution_path
+from .models import load_model, load_run_weights
+from .spp import read_off, solution_path
 from .structured import masked
 from .train import endless_batches, evaluate, finetune
 
@@ -37,18 +36,10 @@ def _subset(data: Encoded, size: int) -> Encoded:
     return Encoded({k: v[:size] for k, v in data.features.items()}, data.labels[:size])
 
 
-def _torch_masks(path: SolutionPath, keep) -> dict[str, list[torch.Tensor]]:
-    return {kind: [torch.from_numpy(v) for v in vectors] for kind, vectors in path.block_masks(keep).items()}
-
-
-def _float(masks: dict[str, list[torch.Tensor]]) -> dict[str, list[torch.Tensor]]:
-    return {kind: [m.float() for m in vectors] for kind, vectors in masks.items()}
-
-
 def _cost_rows(model, masks, small, batch: dict, sparsity: float) -> list[dict]:
     """Params, FLOPs per example and latency of the dense, masked and compressed models."""
     def masked_forward(b):
-        with masked(model, _float(masks)):
+        with masked(model, masks):
             return model(**b)
 
     forwards = {"dense": lambda b: model(**b), "masked": masked_forward, "compressed": lambda b: small(**b)}
@@ -83,13 +74,13 @@ def compute_spp(prepared, writer: RunWriter, on_progress=None) -> dict:
     for i, sparsity in enumerate(spp.grid):
         if on_progress:
             on_progress("read-offs", i, len(spp.grid))
-        with torch.no_grad(), masked(model, _float(_torch_masks(path, path.masks_at(sparsity, spp.budget)))):
+        with torch.no_grad(), masked(model, read_off(path, sparsity, spp.budget)):
             rows += _rows(0, sparsity, "readoff", evaluate(model, val))
     timing_batch = val.batch(torch.arange(min(spp.latency_batch, len(val))))
     timing_batch.pop("labels")
     costs, recovered = [], {}
     for sparsity in spp.recover:
-        masks = _torch_masks(path, path.masks_at(sparsity, spp.budget))
+        masks = read_off(path, sparsity, spp.budget)
         small = compress(model, masks).eval()
         costs += _cost_rows(model, masks, small, timing_batch, sparsity)
         torch.manual_seed(config.seed)
@@ -117,14 +108,11 @@ def export_subnetwork(run_path: str | Path, sparsity: float, out: str | Path, bu
     config = config_from_dict({k: v for k, v in manifest["config"].items() if v is not None})
     path = SolutionPath.load(run.path / "path.safetensors")
     try:
-        keep = path.masks_at(sparsity, budget or config.spp.budget)
+        masks = read_off(path, sparsity, budget or config.spp.budget)
     except ValueError as error:
         raise ConfigError(str(error)) from None
     model = load_model(config.model.name, len(manifest["data"]["label_names"]), config.seed)
-    weights = run.path.parent / manifest["base_run"] / "model.safetensors"
-    if weights.exists():  # a dense run with no fine-tuning saves none: the seeded model is its weights
-        load_weights(model, str(weights))
-    masks = _torch_masks(path, keep)
+    load_run_weights(model, run.path.parent / manifest["base_run"])
     out = Path(out)
     save_compressed(model.eval(), masks, out / "compressed")
     bake(copy.deepcopy(model), masks).save_pretrained(out / "masked")

@@ -26,10 +26,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from analysis.solution_path import KINDS
+
 from .architectures import LAYOUTS, BlockLayout, block_paths
 
-KINDS = ("qk", "vo", "ffn")
-POOLS = {"qk": "attention", "vo": "attention", "ffn": "ffn"}
 HEAD_DIM_ATTRIBUTES = ("head_dim", "attention_head_size")
 STRUCTURED_TYPES = tuple(sorted(
     t for t, layout in LAYOUTS.items() if "ffn_in" in layout.roles and {"q", "qkv"} & set(layout.roles)
@@ -103,9 +103,9 @@ def structured_blocks(model: nn.Module) -> list[StructuredBlock]:
     return blocks
 
 
-def ones(blocks: list[StructuredBlock], requires_grad: bool = False) -> dict[str, list[torch.Tensor]]:
+def ones(blocks: list[StructuredBlock]) -> dict[str, list[torch.Tensor]]:
     """All-ones masks: kind -> one float vector per block."""
-    return {kind: [torch.ones(b.sizes[kind], requires_grad=requires_grad) for b in blocks] for kind in KINDS}
+    return {kind: [torch.ones(b.sizes[kind]) for b in blocks] for kind in KINDS}
 
 
 def _expand(block: StructuredBlock, qk: torch.Tensor, vo: torch.Tensor) -> tuple[torch.Tensor, ...]:

@@ -33,8 +33,8 @@ def _explorer(location: str, budget: str, _metrics):
 
 path = _path(str(run.path / "path.safetensors"))
 metrics = table(run, "metrics")
-spp = run.manifest.get("hparams", {}).get("spp") or run.manifest.get("config", {}).get("spp") or {}
-budget = spp.get("budget", "global")
+spp = run.manifest["config"]["spp"]
+budget = spp["budget"]
 
 
 def _value(split: str, sparsity: float, metric: str = "accuracy") -> float | None:
@@ -45,7 +45,7 @@ def _value(split: str, sparsity: float, metric: str = "accuracy") -> float | Non
 
 a, b, c = st.columns(3)
 a.metric("Search", f"{int(path.steps[-1])} steps",
-         help=f"{spp.get('variant', 'paper')} dynamics, weights frozen; Γ stored at {len(path.steps)} checkpoints")
+         help=f"{spp['variant']} dynamics, weights frozen; Γ stored at {len(path.steps)} checkpoints")
 b.metric("Structured parameters", f"{path.total_params:,}", help="QK, VO and FFN parameters the masks control")
 dense = _value("dense", 0.0)
 c.metric("Dense accuracy", "–" if dense is None else f"{dense:.3f}", help="validation split")
