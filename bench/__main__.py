@@ -1,8 +1,9 @@
-"""python -m bench NAME [--repeats N]"""
+"""python -m bench NAME [--repeats N] [--model minilm|bert-base] [--device cpu|cuda]"""
 
 import argparse
 
 from . import masked_step, rgv_overhead, scoring_time, seven_memory, seven_overhead, spp
+from .common import MODELS, configure
 
 BENCHES = {
     "masked_step": masked_step.main, "seven_overhead": seven_overhead.main,
@@ -13,5 +14,8 @@ BENCHES = {
 parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
 parser.add_argument("name", choices=sorted(BENCHES))
 parser.add_argument("--repeats", type=int, default=7)
+parser.add_argument("--model", choices=MODELS, default="minilm", help="minilm, or bert-base shapes (random weights)")
+parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
 args = parser.parse_args()
+configure(args.model, args.device)
 BENCHES[args.name](repeats=args.repeats)

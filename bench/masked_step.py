@@ -10,7 +10,7 @@ import torch
 
 from pruning import apply_masks, masks_from_scores, score
 
-from .common import interleaved, minilm, minilm_batch, report
+from .common import bench_batch, bench_model, interleaved, report
 
 
 def _stepper(model: torch.nn.Module, batch: dict):
@@ -26,11 +26,10 @@ def _stepper(model: torch.nn.Module, batch: dict):
 
 
 def main(repeats: int = 7) -> None:
-    batch = minilm_batch(32, 64)
-    dense = minilm()
+    batch = bench_batch(32, 64)
+    dense = bench_model()
     masked = copy.deepcopy(dense)
     apply_masks(masked, masks_from_scores(score("magnitude", masked), 0.7))
     times = interleaved({"dense": _stepper(dense, batch), "masked": _stepper(masked, batch)}, repeats)
     report("masked_step", dense_s=round(times["dense"], 4), masked_s=round(times["masked"], 4),
-           ratio=round(times["masked"] / times["dense"], 4), goal=1.05, repeats=repeats,
-           threads=torch.get_num_threads())
+           ratio=round(times["masked"] / times["dense"], 4), goal=1.05, repeats=repeats)

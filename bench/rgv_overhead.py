@@ -6,12 +6,12 @@ from pruning import masks_from_scores, prunable_parameters, score
 from pruning.architectures import prunable_weights
 from pruning.gradstats import GradientStats
 
-from .common import interleaved, minilm, minilm_batch, report
+from .common import bench_batch, bench_model, interleaved, report
 
 
 def main(repeats: int = 7) -> None:
-    batch = minilm_batch(32, 64)
-    model = minilm()
+    batch = bench_batch(32, 64)
+    model = bench_model()
     params = prunable_parameters(model)
     masks = masks_from_scores(score("magnitude", model), 0.7)
     roles = {w.name: w.role for w in prunable_weights(model)}

@@ -9,12 +9,12 @@ adds nothing to the backward every method needs anyway.
 from pruning import METHODS, prunable_parameters
 from pruning.methods.base import gradients_only_for
 
-from .common import interleaved, minilm, minilm_batch, report
+from .common import bench_batch, bench_model, interleaved, report
 
 
 def main(repeats: int = 7) -> None:
-    batch = minilm_batch(32, 64)
-    model = minilm().eval()
+    batch = bench_batch(32, 64)
+    model = bench_model().eval()
     params = prunable_parameters(model)
 
     def forward_backward() -> None:

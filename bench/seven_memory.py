@@ -7,16 +7,18 @@ import resource
 import subprocess
 import sys
 
+from .common import SETTINGS
+
 CHILD = """
 import json, resource, sys
 import torch
-from bench.common import minilm, minilm_batch
+from bench.common import bench_batch, bench_model
 from pruning import prunable_parameters
 from pruning.methods.seven import SevenScorer
 from pruning.pruners import GradualPruning
 from pruning.train import TrainState
-batch = minilm_batch(32, 64)
-model = minilm()
+batch = bench_batch(32, 64)
+model = bench_model()
 params = prunable_parameters(model)
 optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
 state = TrainState(model, optimizer, 0, 10)
@@ -39,6 +41,8 @@ def _peak(variant: str) -> dict:
 
 
 def main(repeats: int = 1) -> None:
+    if SETTINGS["model"] != "minilm" or SETTINGS["device"].type != "cpu":
+        raise SystemExit("seven_memory measures the CPU peak RSS of MiniLM: use --model minilm --device cpu")
     plain, dyn = _peak("plain"), _peak("dyn")
     extra = (dyn["peak_kb"] - plain["peak_kb"]) * 1024
     print(json.dumps({"bench": "seven_memory", "plain_peak_mb": round(plain["peak_kb"] / 1024, 1),

@@ -14,12 +14,12 @@ from pruning.methods.seven import SevenScorer
 from pruning.pruners import GradualPruning
 from pruning.train import TrainState
 
-from .common import interleaved, minilm, minilm_batch, report
+from .common import bench_batch, bench_model, interleaved, report
 
 
 def main(repeats: int = 7) -> None:
-    batch = minilm_batch(32, 64)
-    model = minilm()
+    batch = bench_batch(32, 64)
+    model = bench_model()
     params = prunable_parameters(model)
     loop, fused = SevenScorer(params), SevenScorer(params, foreach=True)
 

@@ -14,7 +14,7 @@ from pruning.cost import flops_per_example, parameters
 from pruning.spp import Entries, SPPSettings, mask_gradient, read_off, search, solution_path
 from pruning.structured import masked, structured_blocks
 
-from .common import interleaved, minilm, minilm_batch, report
+from .common import bench_batch, bench_model, interleaved, report
 from .masked_step import _stepper
 
 
@@ -34,19 +34,20 @@ def _search_step(model: torch.nn.Module, batch: dict, weight_gradients: bool):
     else:
         gradient = mask_gradient(model, blocks, entries, itertools.repeat(batch))
     settings = SPPSettings(steps=1, checkpoints=1)
-    return lambda: search(gradient, entries.size, settings)
+    device = next(model.parameters()).device
+    return lambda: search(gradient, entries.size, settings, device=device)
 
 
 def main(repeats: int = 7) -> None:
-    batch = minilm_batch(32, 64)
-    steps = {"finetune": _stepper(minilm().eval(), batch), "spp": _search_step(minilm().eval(), batch, False),
-             "spp_weight_grads": _search_step(minilm().eval(), batch, True)}
+    batch = bench_batch(32, 64)
+    steps = {"finetune": _stepper(bench_model().eval(), batch), "spp": _search_step(bench_model().eval(), batch, False),
+             "spp_weight_grads": _search_step(bench_model().eval(), batch, True)}
     times = interleaved(steps, repeats)
     report("spp_search_step", finetune_s=round(times["finetune"], 4), spp_s=round(times["spp"], 4),
            ratio=round(times["spp"] / times["finetune"], 4),
            ratio_with_weight_grads=round(times["spp_weight_grads"] / times["finetune"], 4), goal=1.0,
-           repeats=repeats, threads=torch.get_num_threads())
-    model = minilm().eval()
+           repeats=repeats)
+    model = bench_model().eval()
     path = solution_path(model, itertools.repeat(batch), steps=20, checkpoints=1)
     small = compress(model, read_off(path, 0.5)).eval()
     inputs = {k: v for k, v in batch.items() if k != "labels"}
@@ -56,5 +57,4 @@ def main(repeats: int = 7) -> None:
            speedup=round(forwards["dense"] / forwards["compressed"], 3), goal=1.6,
            flops_ratio=round(flops_per_example(lambda b: small(**b), inputs)
                              / flops_per_example(lambda b: model(**b), inputs), 3),
-           params_ratio=round(parameters(small) / parameters(model), 3), repeats=repeats,
-           threads=torch.get_num_threads())
+           params_ratio=round(parameters(small) / parameters(model), 3), repeats=repeats)

@@ -14,6 +14,7 @@ from analysis.store import Run, list_runs, load_table, read_run, runs_root
 from analysis.tables import final_metrics
 
 from .config import ConfigError, load_config
+from .devices import DEVICE_CHOICES
 from .methods import METHODS
 
 
@@ -25,7 +26,7 @@ def _run(args) -> int:
         if getattr(args, flag) is not None:
             overrides.append(f"{key}={json.dumps(getattr(args, flag))}")
     config = load_config(args.config, overrides)
-    path = execute(config, args.runs)
+    path = execute(config, args.runs, device=args.device)
     print(path)
     return 0
 
@@ -33,7 +34,7 @@ def _run(args) -> int:
 def _sweep(args) -> int:
     from .sweep import load_sweep, run_sweep
 
-    sweep = run_sweep(load_sweep(args.config, args.set), args.runs)
+    sweep = run_sweep(load_sweep(args.config, args.set), args.runs, args.device)
     print(f"study {sweep.study}: {len(sweep.configs) - len(sweep.failed)} of {len(sweep.configs)} runs done")
     for run_id, error in sweep.failed:
         print(f"failed {run_id}: {error}", file=sys.stderr)
@@ -43,7 +44,7 @@ def _sweep(args) -> int:
 def _demo(args) -> int:
     from .demo import run_demo
 
-    run_demo(args.runs)
+    run_demo(args.runs, args.device)
     return 0
 
 
@@ -133,6 +134,9 @@ def parser() -> argparse.ArgumentParser:
     export.set_defaults(handler=_export)
     for command in sub.choices.values():
         command.add_argument("--runs", default=None, help="runs directory (default $PRUNESCOPE_RUNS or ./runs)")
+    for command in (run, sweep, sub.choices["demo"]):
+        command.add_argument("--device", default="auto",
+                             help=f"where to compute: {DEVICE_CHOICES} (auto: a CUDA GPU if there is one)")
     return top
 
 

@@ -105,6 +105,7 @@ def _weight_dim(side: str, transposed: bool) -> int:
 
 def _slice(module: nn.Module, side: str, index: torch.Tensor, transposed: bool) -> None:
     """Keep only features `index` of one side of a linear module (weights and, out side, bias)."""
+    index = index.to(module.weight.device)
     module.weight = nn.Parameter(module.weight.detach().index_select(_weight_dim(side, transposed), index))
     if side == "out" and module.bias is not None:
         module.bias = nn.Parameter(module.bias.detach()[index])
@@ -117,6 +118,7 @@ def _zero(block: StructuredBlock, features: dict[str, tuple[str, torch.Tensor]])
     """Zero, in place, the weights (and out-side biases) of the given features of a block."""
     for role, (side, index) in features.items():
         module = block.modules[role]
+        index = index.to(module.weight.device)
         with torch.no_grad():
             module.weight.index_fill_(_weight_dim(side, block.layout.transposed), index, 0.0)
             if side == "out" and module.bias is not None:
@@ -165,8 +167,8 @@ def compress(model: nn.Module, masks: dict[str, list[torch.Tensor]]) -> nn.Modul
         if block.layout.fused_qkv:
             attention.split_size = [qk * block.heads, qk * block.heads, vo * block.heads]
         if block.layout.rotary:
-            attention.register_buffer("prunescope_rotary", block.qk_dims(kept["qk"].nonzero().flatten()),
-                                      persistent=False)
+            rotary = block.qk_dims(kept["qk"].nonzero().flatten()).to(next(attention.parameters()).device)
+            attention.register_buffer("prunescope_rotary", rotary, persistent=False)
             attention.register_forward_pre_hook(_defer_rotation, with_kwargs=True)
     model.set_attn_implementation(IMPLEMENTATION)
     return model

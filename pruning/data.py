@@ -208,10 +208,16 @@ class Encoded:
         out["labels"] = self.labels[index]
         return out
 
+    def to(self, device: torch.device) -> "Encoded":
+        """The same split with its tensors on `device`, so batches are cut there."""
+        return Encoded({k: v.to(device) for k, v in self.features.items()}, self.labels.to(device))
+
     def batches(self, batch_size: int, generator: torch.Generator | None = None) -> Iterator[dict]:
-        """One pass in order, or shuffled by `generator`."""
+        """One pass in order, or shuffled by `generator` (a CPU generator on every device, so
+        the order given a seed is the same everywhere)."""
         n = len(self)
         order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+        order = order.to(self.labels.device)
         for start in range(0, n, batch_size):
             yield self.batch(order[start:start + batch_size])
 

@@ -45,8 +45,8 @@ def _write_status(path: Path, **status) -> None:
     tmp.replace(path)
 
 
-def run_demo(root: str | Path | None = None) -> list[Path]:
-    """Compute (or find) every demo run; returns their directories."""
+def run_demo(root: str | Path | None = None, device: str = "auto") -> list[Path]:
+    """Compute (or find) every demo run on `device`; returns their directories."""
     root = runs_root(root)
     root.mkdir(parents=True, exist_ok=True)
     status_path = root / STATUS_FILE
@@ -68,7 +68,7 @@ def run_demo(root: str | Path | None = None) -> list[Path]:
             where = "path" if config.sparsity is None else f"{config.sparsity:.0%}"
             state.update(run=index, stage=f"{config.label} {where}", step=0, steps=0)
             _write_status(status_path, **state)
-            done.append(execute(config, root, on_progress=progress))
+            done.append(execute(config, root, on_progress=progress, device=device))
     except BaseException as error:
         _write_status(status_path, **{**state, "state": "failed", "error": repr(error)})
         raise

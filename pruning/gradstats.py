@@ -86,7 +86,7 @@ class GradientStats:
             nonzero = size > 0
             ratio = (change[nonzero] / size[nonzero]).log10_().clamp_(LOG10_EDGES[0], LOG10_EDGES[-1] - 1e-6)
             counts = torch.histc(ratio, bins=len(LOG10_EDGES) - 1, min=LOG10_EDGES[0], max=LOG10_EDGES[-1])
-            self.histograms[self.roles[name]] += counts.long().numpy()
+            self.histograms[self.roles[name]] += counts.long().cpu().numpy()
 
     def compute(self) -> dict[str, dict[str, torch.Tensor]]:
         """Per-weight mean, var, snr and saliency over the batches seen so far."""

@@ -85,7 +85,8 @@ def masks_from_scores(
     scores: dict[str, torch.Tensor], sparsity: float, allocation: str = "global",
     within: dict[str, torch.Tensor] | None = None,
 ) -> dict[str, torch.Tensor]:
-    """name -> bool mask keeping the top (1 - sparsity) of each allocation group (exact counts).
+    """name -> bool mask keeping the top (1 - sparsity) of each allocation group (exact counts),
+    on the device of the scores.
 
     `within`: masks already in force; a weight they prune stays pruned whatever its score
     (no resurrection). Copy-free (see top_k_masks): peak extra memory is the bool masks.
@@ -104,8 +105,8 @@ def masks_from_scores(
     masks = {}
     for names in groups.values():
         k = round((1.0 - sparsity) * sum(scores[n].numel() for n in names))
-        allowed = [within[n].cpu() for n in names] if within is not None else None
-        kept = top_k_masks([scores[n].cpu() for n in names], k, allowed)
+        allowed = [within[n].to(scores[n].device) for n in names] if within is not None else None
+        kept = top_k_masks([scores[n] for n in names], k, allowed)
         for name, mask in zip(names, kept, strict=True):
             masks[name] = mask.view(scores[name].shape)
     return {name: masks[name] for name in scores}

@@ -95,11 +95,14 @@ def _sample(weights, moments, kept, snip, top, size, seed) -> pd.DataFrame:
     frames = []
     for i, w in enumerate(weights):
         local = picks[(picks >= offsets[i]) & (picks < offsets[i + 1])] - offsets[i]
-        index = torch.from_numpy(local)
-        take = {key: moments[key][w.name].flatten()[index].numpy() for key in ("saliency", "snr", "mean", "var")}
+        index = torch.from_numpy(local).to(w.module.weight.device)
+
+        def take(values: torch.Tensor, index=index) -> np.ndarray:
+            return values.flatten()[index].cpu().numpy()
+
         frames.append(pd.DataFrame({
-            "layer": -1 if w.layer is None else w.layer, "module": w.role, "index": local, **take,
-            "kept": kept[w.name].flatten()[index].numpy(), "kept_snip": snip[w.name].flatten()[index].numpy(),
-            "top_saliency": top[w.name].flatten()[index].numpy(),
+            "layer": -1 if w.layer is None else w.layer, "module": w.role, "index": local,
+            **{key: take(moments[key][w.name]) for key in ("saliency", "snr", "mean", "var")},
+            "kept": take(kept[w.name]), "kept_snip": take(snip[w.name]), "top_saliency": take(top[w.name]),
         }))
     return pd.concat(frames, ignore_index=True)

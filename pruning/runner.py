@@ -28,6 +28,7 @@ from . import __version__
 from .architectures import prunable_weights
 from .config import ConfigError, RunConfig
 from .data import Encoded, Splits, encode_images, encode_texts, load_examples, split
+from .devices import describe, resolve_device
 from .masks import apply_masks, get_masks, masks_from_scores
 from .methods import METHODS
 from .methods.base import Scorer, accumulate
@@ -55,10 +56,13 @@ class Prepared:
     encoded: dict[str, Encoded]
     model: torch.nn.Module
     base: Path | None
+    device: torch.device
 
 
-def prepare(config: RunConfig, base: Path | None = None) -> Prepared:
-    """Load the data and the model of `config` (from the dense run's weights when it saved any)."""
+def prepare(config: RunConfig, base: Path | None = None, device: torch.device | None = None) -> Prepared:
+    """Load the data and the model of `config` (from the dense run's weights when it saved any)
+    onto `device` (default: the CPU)."""
+    device = device or torch.device("cpu")
     try:
         examples = load_examples(config.data.name, config.data.text_column, config.data.label_column)
     except FileNotFoundError as error:
@@ -82,11 +86,11 @@ def prepare(config: RunConfig, base: Path | None = None) -> Prepared:
                           f"{config.data.name} holds {'text' if image else 'images'}")
     load_run_weights(model, base)
     encoded = {
-        part: encode_images(ex) if image else encode_texts(ex, tokenizer, config.model.max_length,
-                                                           cache_dir() / "tokens")
+        part: (encode_images(ex) if image else encode_texts(ex, tokenizer, config.model.max_length,
+                                                            cache_dir() / "tokens")).to(device)
         for part, ex in splits.parts().items()
     }
-    return Prepared(config, splits, encoded, model, base)
+    return Prepared(config, splits, encoded, model.to(device), base, device)
 
 
 def _probe(prepared: Prepared, model: torch.nn.Module, masks: dict[str, torch.Tensor] | None, writer: RunWriter,
@@ -97,6 +101,7 @@ def _probe(prepared: Prepared, model: torch.nn.Module, masks: dict[str, torch.Te
     if prune is not None:
         model = load_model(config.model.name, len(prepared.splits.train.label_names), config.seed)
         load_run_weights(model, prepared.base)
+        model.to(prepared.device)
         score_batches = list(itertools.islice(_scoring_stream(prepared), prune.score_batches))
     if on_progress:
         on_progress("noise probe", 0, config.probe.batches)
@@ -148,7 +153,8 @@ def _manifest(prepared: Prepared) -> dict:
             "prunescope": __version__, "python": sys.version.split()[0], "torch": torch.__version__,
             "transformers": transformers.__version__, "numpy": np.__version__,
         },
-        "machine": {"platform": platform.platform(), "torch_threads": torch.get_num_threads()},
+        "machine": {"platform": platform.platform(), "torch_threads": torch.get_num_threads(),
+                    **describe(prepared.device)},
     }
 
 
@@ -196,7 +202,7 @@ def _relative_half(scores: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
     out = {}
     for name, s in scores.items():
         top = float(s.abs().max()) or 1.0
-        out[name] = (s.float() / top).numpy().astype(np.float16)
+        out[name] = (s.float() / top).cpu().numpy().astype(np.float16)
     return out
 
 
@@ -231,7 +237,7 @@ def _compute(prepared: Prepared, writer: RunWriter, on_progress: Progress | None
     masks = get_masks(model)
     if config.prune is not None:
         scorer = scorer or callback.scorer
-        writer.tensors("masks", {n: m.numpy() for n, m in masks.items()})
+        writer.tensors("masks", {n: m.cpu().numpy() for n, m in masks.items()})
         writer.tensors("scores", _relative_half(scorer.scores()))
     if config.probe.batches:
         _probe(prepared, model, masks, writer, on_progress)
@@ -247,14 +253,16 @@ def _compute(prepared: Prepared, writer: RunWriter, on_progress: Progress | None
 
 
 def execute(config: RunConfig, root: str | Path | None = None,
-            on_progress: Progress | None = None) -> Path:
-    """Run `config` (its dense run first when pruning) unless it is already done; return its path."""
+            on_progress: Progress | None = None, device: str = "auto") -> Path:
+    """Run `config` (its dense run first when pruning) on `device` (pruning.devices) unless it
+    is already done; return its path."""
+    where = resolve_device(device)
     root = runs_root(root)
     target = root / config.run_id
     if target.exists() and read_run(target).status == "done":
         return target
-    base = None if config.is_dense else execute(config.dense_config(), root, on_progress)
-    prepared = prepare(config, base)
+    base = None if config.is_dense else execute(config.dense_config(), root, on_progress, device)
+    prepared = prepare(config, base, where)
     writer = RunWriter(root, config.run_id, _manifest(prepared))
     try:
         fields = (compute_spp if config.spp else _compute)(prepared, writer, on_progress)

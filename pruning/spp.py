@@ -86,13 +86,13 @@ def shrink(z: torch.Tensor, lam: float) -> torch.Tensor:
 
 def search(gradient: Callable[[torch.Tensor], torch.Tensor], size: int, settings: SPPSettings,
            on_checkpoint: Callable[[int, torch.Tensor], None] | None = None,
-           on_step: Callable[[int], None] | None = None) -> Search:
-    """Run the dynamics on a flat mask of `size` entries; `gradient(M)` returns ∇_M L."""
+           on_step: Callable[[int], None] | None = None, device: torch.device | str = "cpu") -> Search:
+    """Run the dynamics on a flat mask of `size` entries (on `device`); `gradient(M)` returns ∇_M L."""
     s = settings
-    m = torch.ones(size)
-    z, gamma = torch.zeros(size), torch.zeros(size)
-    join = torch.full((size,), -1, dtype=torch.long)
-    checks = torch.zeros(size, dtype=torch.long)
+    m = torch.ones(size, device=device)
+    z, gamma = torch.zeros(size, device=device), torch.zeros(size, device=device)
+    join = torch.full((size,), -1, dtype=torch.long, device=device)
+    checks = torch.zeros(size, dtype=torch.long, device=device)
     checkpoints, snapshots = s.checkpoint_steps(), []
     if s.variant == "code":
         m.requires_grad_(True)
@@ -120,7 +120,8 @@ def search(gradient: Callable[[torch.Tensor], torch.Tensor], size: int, settings
                 on_checkpoint(k, gamma)
         if on_step:
             on_step(k)
-    return Search(join.numpy(), z.numpy(), checks.numpy(), torch.stack(snapshots, 1).numpy(), checkpoints)
+    return Search(join.cpu().numpy(), z.cpu().numpy(), checks.cpu().numpy(), torch.stack(snapshots, 1).cpu().numpy(),
+                  checkpoints)
 
 
 def ranking(found: Search, variant: str, steps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -202,7 +203,8 @@ def solution_path(model: nn.Module, batches: Iterable[dict], evaluate: Callable[
 
     try:
         found = search(gradient, entries.size, settings, checkpoint,
-                       (lambda k: on_step(k, settings.steps)) if on_step else None)
+                       (lambda k: on_step(k, settings.steps)) if on_step else None,
+                       device=next(model.parameters()).device)
     finally:
         for param, flag in frozen:
             param.requires_grad_(flag)

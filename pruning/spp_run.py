@@ -4,7 +4,7 @@
     metrics.parquet    split "dense" (sparsity 0), "path" (each checkpoint: support of Γ on the
                        fixed validation subset), "readoff" (every grid sparsity, no recovery),
                        "recovered" and "recovered-test" (the recover sparsities, after [finetune])
-    speed.parquet      per recover sparsity: params, FLOPs per example and CPU latency of the
+    speed.parquet      per recover sparsity: params, FLOPs per example and latency (on the run's device) of the
                        dense, masked and compressed models
 """
 

@@ -136,9 +136,9 @@ def masked(model: nn.Module, masks: dict[str, list[torch.Tensor]],
                 targets = [(m[role], lambda mult=multipliers, p=p: mult()[p]) for p, role in enumerate("qkv")]
             for module, factor in targets:
                 handles.append(module.register_forward_hook(
-                    lambda _module, _args, out, factor=factor: out * factor().to(out.dtype)))
+                    lambda _module, _args, out, factor=factor: out * factor().to(out)))
             handles.append(m["ffn_out"].register_forward_pre_hook(
-                lambda _module, args, i=i: (args[0] * masks["ffn"][i].to(args[0].dtype), *args[1:])))
+                lambda _module, args, i=i: (args[0] * masks["ffn"][i].to(args[0]), *args[1:])))
         yield
     finally:
         for handle in handles:

@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from analysis.store import check_study_name, runs_root, write_study
 
 from .config import ConfigError, RunConfig, config_from_dict, read_toml
+from .devices import resolve_device
 from .methods import variants
 
 SWEEP_FIELDS = ("study", "methods", "sparsities", "seeds")
@@ -71,11 +72,12 @@ def load_sweep(path: str | Path, overrides: list[str] = ()) -> Sweep:
     return Sweep(study, configs)
 
 
-def run_sweep(sweep: Sweep, root: str | Path | None = None) -> Sweep:
-    """Record the study, then execute its runs in order (execute returns a done run as it is);
-    a run that fails is noted in `sweep.failed` and the sweep goes on."""
+def run_sweep(sweep: Sweep, root: str | Path | None = None, device: str = "auto") -> Sweep:
+    """Record the study, then execute its runs in order on `device` (execute returns a done run
+    as it is); a run that fails is noted in `sweep.failed` and the sweep goes on."""
     from .runner import execute
 
+    resolve_device(device)  # a bad device fails here, before the study is recorded
     root = runs_root(root)
     write_study(root, sweep.study, [dict(run_id=c.run_id, method=c.label, sparsity=c.sparsity, seed=c.seed)
                                     for c in sweep.configs])
@@ -83,7 +85,7 @@ def run_sweep(sweep: Sweep, root: str | Path | None = None) -> Sweep:
     for config in bar:
         bar.set_postfix_str(f"{config.label} {config.sparsity:.0%} seed {config.seed}")
         try:
-            execute(config, root)
+            execute(config, root, device=device)
         except ConfigError:
             raise
         except Exception as error:

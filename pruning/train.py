@@ -89,10 +89,10 @@ def evaluate(model: nn.Module, data: Encoded, batch_size: int = 128) -> dict[str
     for batch in data.batches(batch_size):
         out = model(**batch)
         losses.append(float(out.loss) * len(batch["labels"]))
-        predictions.append(out.logits.argmax(-1))
+        predictions.append(out.logits.argmax(-1).cpu())
     model.train(was_training)
     num_classes = model.config.num_labels
-    metrics = classification_metrics(data.labels.numpy(), torch.cat(predictions).numpy(), num_classes)
+    metrics = classification_metrics(data.labels.cpu().numpy(), torch.cat(predictions).numpy(), num_classes)
     return {"loss": float(np.sum(losses) / len(data)), **metrics}
 
 

@@ -39,6 +39,7 @@ def test_run_list_show_and_cache_hit(tmp_path):
     (["--set", 'data.name="imdb"'], "data.name: unknown data set 'imdb'; allowed:"),
     (["--set", 'model.name="tiny-vit"'], "model.name: tiny-vit is an image model"),
     (["--set", "finetune.lr=-1"], "finetune.lr: -1.0 is not allowed; must be > 0"),
+    (["--device", "tpu"], "device: 'tpu' is not a device; allowed: auto, cpu, cuda or cuda:N"),
 ])
 def test_bad_input_exits_2_names_the_field_and_writes_nothing(tmp_path, args, message):
     result = cli("run", SMOKE, *args, runs=tmp_path)

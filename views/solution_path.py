@@ -73,7 +73,9 @@ if has_table(run, "speed"):
         **{c: st.column_config.NumberColumn(c, format="%.2f") for c in ("dense ms", "masked ms", "compressed ms")},
         "speed-up": st.column_config.NumberColumn("speed-up (dense / compressed)", format="%.2f×"),
     })
-    st.caption("Median CPU forward latency of one batch, the three models timed round-robin. The masked model "
+    machine = run.manifest.get("machine", {})
+    where = machine.get("gpu") or "CPU"
+    st.caption(f"Median forward latency ({where}) of one batch, the three models timed round-robin. The masked model "
                "keeps the dense shapes (masks multiplied in); the compressed one has the removed dimensions "
                "sliced away.")
 
