@@ -135,8 +135,9 @@ def parser() -> argparse.ArgumentParser:
     for command in sub.choices.values():
         command.add_argument("--runs", default=None, help="runs directory (default $PRUNESCOPE_RUNS or ./runs)")
     for command in (run, sweep, sub.choices["demo"]):
-        command.add_argument("--device", default="auto",
-                             help=f"where to compute: {DEVICE_CHOICES} (auto: a CUDA GPU if there is one)")
+        command.add_argument("--device", default="cpu",
+                             help=f"where to compute: {DEVICE_CHOICES} (default cpu: bit-reproducible; "
+                                  "auto: a CUDA GPU if there is one)")
     return top
 
 

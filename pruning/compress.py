@@ -145,7 +145,9 @@ def bake(model: nn.Module, masks: dict[str, list[torch.Tensor]]) -> nn.Module:
 
 
 def _per_block(masks: dict[str, list[torch.Tensor]]) -> list[dict[str, torch.Tensor]]:
-    return [dict(zip(KINDS, kinds, strict=True)) for kinds in zip(*(masks[k] for k in KINDS), strict=True)]
+    """kind -> mask, block by block, on the CPU (the index arithmetic runs there)."""
+    return [dict(zip(KINDS, [m.cpu() for m in kinds], strict=True))
+            for kinds in zip(*(masks[k] for k in KINDS), strict=True)]
 
 
 def compress(model: nn.Module, masks: dict[str, list[torch.Tensor]]) -> nn.Module:

@@ -1,9 +1,12 @@
 """What a model costs: stored parameters, FLOPs per example and median latency per batch on
 the batch's device.
 
-FLOPs are counted by torch.utils.flop_counter on one real forward (matmuls and attention;
-2 per multiply-add), divided by the batch size. Latencies of several models are measured
-interleaved (round-robin, after a warm-up), so a noisy machine slows them all alike.
+FLOPs are those of the linear layers (2 per multiply-add), counted by torch.utils.flop_counter
+on one real forward and divided by the batch size. The attention products are left out on
+every device: PyTorch's fused CPU attention has no FLOP formula, so the CUDA kernels' are
+switched off too, and a model costs the same FLOPs wherever it is counted. Latencies of
+several models are measured interleaved (round-robin, after a warm-up), so a noisy machine
+slows them all alike.
 """
 
 import statistics
@@ -16,14 +19,22 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from .devices import synchronize
 
+aten = torch.ops.aten
+
 
 def parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+_FUSED_ATTENTION = {op: (lambda *args, **kwargs: 0) for op in (
+    aten._scaled_dot_product_efficient_attention, aten._scaled_dot_product_flash_attention,
+    aten._scaled_dot_product_cudnn_attention, aten._efficient_attention_forward, aten._flash_attention_forward,
+)}
+
+
 def flops_per_example(forward: Callable[[dict], object], batch: dict) -> float:
-    """FLOPs of `forward(batch)` per example."""
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+    """Linear-layer FLOPs of `forward(batch)` per example."""
+    with torch.no_grad(), FlopCounterMode(display=False, custom_mapping=_FUSED_ATTENTION) as counter:
         forward(batch)
     return counter.get_total_flops() / len(next(iter(batch.values())))
 

@@ -45,7 +45,7 @@ def _write_status(path: Path, **status) -> None:
     tmp.replace(path)
 
 
-def run_demo(root: str | Path | None = None, device: str = "auto") -> list[Path]:
+def run_demo(root: str | Path | None = None, device: str = "cpu") -> list[Path]:
     """Compute (or find) every demo run on `device`; returns their directories."""
     root = runs_root(root)
     root.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,8 @@
-"""Where a run computes: "auto" (the first CUDA GPU if there is one, else the CPU), "cpu",
-"cuda" or "cuda:N". The device is how a run is executed, not what it is: it is recorded in
-the manifest but not in the run_id, so a run finished on either device is found by both."""
+"""Where a run computes: "cpu" (the default), "auto" (the first CUDA GPU if there is one,
+else the CPU), "cuda" or "cuda:N". The device is how a run is executed, not what it is: it is
+recorded in the manifest but not in the run_id, so a run finished on either device is found
+by both. Runs on the CPU are bit-reproducible given a seed; on CUDA they agree to rounding
+(atomic adds in the embedding and attention backward make the last bits vary)."""
 
 import torch
 

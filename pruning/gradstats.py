@@ -44,7 +44,7 @@ class GradientStats:
     def __init__(self, params: dict[str, torch.nn.Parameter], masks: dict[str, torch.Tensor] | None = None,
                  roles: dict[str, str] | None = None, histograms: bool = True):
         self.params = params
-        self.kept = {n: m.float().flatten() for n, m in masks.items()} if masks else None
+        self.kept = {n: m.float().flatten().to(params[n].device) for n, m in masks.items()} if masks else None
         self.roles = roles or {n: "all" for n in params}
         self.sum_g = {n: torch.zeros_like(p, dtype=torch.float32) for n, p in params.items()}
         self.sum_g2 = {n: torch.zeros_like(p, dtype=torch.float32) for n, p in params.items()}

@@ -116,19 +116,18 @@ def apply_masks(model: nn.Module, masks: dict[str, torch.Tensor]) -> None:
     """Zero the pruned weights of `model` in place and keep their gradients at zero."""
     remove_masks(model)
     params = dict(model.named_parameters())
-    handles = []
+    handles, moved = [], {}
     for name, mask in masks.items():
         if name not in params:
             raise KeyError(f"masks: {name!r} is not a parameter of the model")
         param = params[name]
         if mask.shape != param.shape or mask.dtype != torch.bool:
             raise ValueError(f"masks[{name!r}] must be bool of shape {tuple(param.shape)}")
-        mask = mask.to(param.device)
+        mask = moved[name] = mask.to(param.device)
         with torch.no_grad():
             param.mul_(mask)
         handles.append(param.register_post_accumulate_grad_hook(_gradient_mask(mask)))
-    setattr(model, _ATTRIBUTE, ({name: m.to(params[name].device) for name, m in masks.items()},
-                                handles))
+    setattr(model, _ATTRIBUTE, (moved, handles))
 
 
 def _gradient_mask(mask: torch.Tensor):

@@ -253,7 +253,7 @@ def _compute(prepared: Prepared, writer: RunWriter, on_progress: Progress | None
 
 
 def execute(config: RunConfig, root: str | Path | None = None,
-            on_progress: Progress | None = None, device: str = "auto") -> Path:
+            on_progress: Progress | None = None, device: str = "cpu") -> Path:
     """Run `config` (its dense run first when pruning) on `device` (pruning.devices) unless it
     is already done; return its path."""
     where = resolve_device(device)

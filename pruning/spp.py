@@ -140,10 +140,13 @@ def ranking(found: Search, variant: str, steps: int) -> tuple[np.ndarray, np.nda
     return rank, priority
 
 
-def read_off(path: SolutionPath, sparsity: float, budget: str = "global") -> dict[str, list[torch.Tensor]]:
-    """The sub-network of `path` at `sparsity`, as the bool masks masked() and compress() take."""
+def read_off(path: SolutionPath, sparsity: float, budget: str = "global",
+             device: torch.device | str = "cpu") -> dict[str, list[torch.Tensor]]:
+    """The sub-network of `path` at `sparsity`, as the bool masks masked() and compress() take,
+    on `device` (the model's: masked() then copies nothing per forward)."""
     keep = path.masks_at(sparsity, budget)
-    return {kind: [torch.from_numpy(v) for v in vectors] for kind, vectors in path.block_masks(keep).items()}
+    return {kind: [torch.from_numpy(v).to(device) for v in vectors]
+            for kind, vectors in path.block_masks(keep).items()}
 
 
 class Entries:

@@ -74,13 +74,13 @@ def compute_spp(prepared, writer: RunWriter, on_progress=None) -> dict:
     for i, sparsity in enumerate(spp.grid):
         if on_progress:
             on_progress("read-offs", i, len(spp.grid))
-        with torch.no_grad(), masked(model, read_off(path, sparsity, spp.budget)):
+        with torch.no_grad(), masked(model, read_off(path, sparsity, spp.budget, prepared.device)):
             rows += _rows(0, sparsity, "readoff", evaluate(model, val))
     timing_batch = val.batch(torch.arange(min(spp.latency_batch, len(val))))
     timing_batch.pop("labels")
     costs, recovered = [], {}
     for sparsity in spp.recover:
-        masks = read_off(path, sparsity, spp.budget)
+        masks = read_off(path, sparsity, spp.budget, prepared.device)
         small = compress(model, masks).eval()
         costs += _cost_rows(model, masks, small, timing_batch, sparsity)
         torch.manual_seed(config.seed)

@@ -72,7 +72,7 @@ def load_sweep(path: str | Path, overrides: list[str] = ()) -> Sweep:
     return Sweep(study, configs)
 
 
-def run_sweep(sweep: Sweep, root: str | Path | None = None, device: str = "auto") -> Sweep:
+def run_sweep(sweep: Sweep, root: str | Path | None = None, device: str = "cpu") -> Sweep:
     """Record the study, then execute its runs in order on `device` (execute returns a done run
     as it is); a run that fails is noted in `sweep.failed` and the sweep goes on."""
     from .runner import execute

@@ -11,6 +11,7 @@ from analysis.store import list_runs, load_table, load_tensors
 from pruning.config import ConfigError, load_config
 from pruning.data import Encoded
 from pruning.devices import resolve_device
+from pruning.methods import variants
 from pruning.runner import execute
 
 from .conftest import SMOKE, spp_smoke_config
@@ -62,8 +63,8 @@ def test_a_run_on_the_gpu_keeps_the_weights_the_cpu_run_keeps(tmp_path):
     """One-shot, data-free, iterative and gradual methods, and an SPP path, on both devices:
     float32 on either device only differs by rounding, so the masks and accuracies agree."""
     base = load_config(SMOKE)
-    configs = [replace(base, prune=replace(base.prune, method=m, sparsity=0.7))
-               for m in ("magnitude", "random", "GraSP", "SEVENpre", "PLATON")]
+    configs = [replace(base, prune=replace(base.prune, **variants()[label], sparsity=0.7))
+               for label in ("magnitude", "random", "GraSP", "SEVENpre", "PLATON")]
     runs = {}
     for device in ("cpu", "cuda"):
         for config in [*configs, spp_smoke_config()]:

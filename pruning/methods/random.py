@@ -11,7 +11,7 @@ class RandomScorer(Scorer):
     def __init__(self, params, seed: int = 0):
         super().__init__(params)
         generator = torch.Generator().manual_seed(seed)
-        self._scores = {name: torch.rand(p.shape, generator=generator) for name, p in params.items()}
+        self._scores = {name: torch.rand(p.shape, generator=generator).to(p.device) for name, p in params.items()}
 
     def scores(self) -> dict[str, torch.Tensor]:
         return self._scores
