@@ -61,7 +61,8 @@ def _agreement(a, b) -> float:
 @pytest.mark.slow
 def test_a_run_on_the_gpu_keeps_the_weights_the_cpu_run_keeps(tmp_path):
     """One-shot, data-free, iterative and gradual methods, and an SPP path, on both devices:
-    float32 on either device only differs by rounding, so the masks and accuracies agree."""
+    float32 on either device differs by rounding only, so masks, read-offs and accuracies agree
+    up to the entries at the threshold."""
     base = load_config(SMOKE)
     configs = [replace(base, prune=replace(base.prune, **variants()[label], sparsity=0.7))
                for label in ("magnitude", "random", "GraSP", "SEVENpre", "PLATON")]
@@ -74,11 +75,13 @@ def test_a_run_on_the_gpu_keeps_the_weights_the_cpu_run_keeps(tmp_path):
         cpu = runs["cpu"][label]
         assert gpu.manifest["machine"]["device"].startswith("cuda") and gpu.manifest["run_id"] == cpu.manifest["run_id"]
         if gpu.is_path:
-            ranks = [SolutionPath.load(r.path / "path.safetensors").rank for r in (gpu, cpu)]
-            assert (ranks[0] == ranks[1]).mean() > 0.9, label
+            paths = [SolutionPath.load(r.path / "path.safetensors") for r in (gpu, cpu)]
+            for sparsity in (0.3, 0.5, 0.7):
+                kept = [p.masks_at(sparsity, "global") for p in paths]
+                assert (kept[0] == kept[1]).mean() > 0.9, (label, sparsity)
             continue
-        if label != "dense":
-            assert _agreement(gpu, cpu) > 0.99, label
+        if gpu.method != "dense":  # a device bug (wrong masks) agrees near 1 - 2·0.7·0.3 = 0.58
+            assert _agreement(gpu, cpu) > 0.95, label
         accuracy = [load_table(r, "metrics").query("split == 'test' and metric == 'accuracy'")["value"].iloc[0]
                     for r in (gpu, cpu)]
-        assert abs(accuracy[0] - accuracy[1]) <= 0.03, (label, accuracy)
+        assert abs(accuracy[0] - accuracy[1]) <= 0.05, (label, accuracy)
