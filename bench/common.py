@@ -7,15 +7,14 @@ offline, and timings do not depend on the values). Both read MiniLM's BERT-uncas
 """
 
 import json
-import statistics
-import time
 from collections.abc import Callable
 
 import torch
 import transformers
 
+from pruning import cost
 from pruning.data import encode_texts, load_examples, split
-from pruning.devices import describe, resolve_device, synchronize
+from pruning.devices import describe, resolve_device
 from pruning.models import load_model, load_tokenizer
 
 MODELS = ("minilm", "bert-base")
@@ -48,17 +47,8 @@ def bench_model(num_labels: int = 2) -> torch.nn.Module:
 
 
 def interleaved(candidates: dict[str, Callable[[], None]], repeats: int, warmup: int = 2) -> dict:
-    """Median seconds of each callable, run in turn `repeats` times after `warmup` rounds."""
-    times: dict[str, list[float]] = {name: [] for name in candidates}
-    for round_ in range(warmup + repeats):
-        for name, fn in candidates.items():
-            synchronize(SETTINGS["device"])
-            start = time.perf_counter()
-            fn()
-            synchronize(SETTINGS["device"])
-            if round_ >= warmup:
-                times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
+    """pruning.cost.interleaved on the device under test: median seconds of each callable."""
+    return cost.interleaved(candidates, repeats, warmup, SETTINGS["device"])
 
 
 def report(name: str, **figures) -> None:

@@ -12,6 +12,7 @@ slows them all alike.
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 
 import torch
 from torch import nn
@@ -39,18 +40,27 @@ def flops_per_example(forward: Callable[[dict], object], batch: dict) -> float:
     return counter.get_total_flops() / len(next(iter(batch.values())))
 
 
+def interleaved(candidates: dict[str, Callable[[], object]], repeats: int, warmup: int = 2,
+                device: torch.device | None = None) -> dict[str, float]:
+    """Median seconds of each callable, run in turn `repeats` times after `warmup` rounds;
+    `device` (default: the CPU) is synchronised around every call."""
+    device = device or torch.device("cpu")
+    times: dict[str, list[float]] = {name: [] for name in candidates}
+    for round_ in range(warmup + repeats):
+        for name, fn in candidates.items():
+            synchronize(device)
+            start = time.perf_counter()
+            fn()
+            synchronize(device)
+            if round_ >= warmup:
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
 def latencies_ms(forwards: dict[str, Callable[[dict], object]], batch: dict, repeats: int = 7) -> dict[str, float]:
-    """Median wall time of each forward on `batch`, in ms, measured round-robin."""
-    times: dict[str, list[float]] = {name: [] for name in forwards}
+    """Median wall time of each forward on `batch`, in ms, measured round-robin after one warm-up."""
     device = next(iter(batch.values())).device
     with torch.no_grad():
-        for forward in forwards.values():
-            forward(batch)
-        for _ in range(repeats):
-            for name, forward in forwards.items():
-                synchronize(device)
-                start = time.perf_counter()
-                forward(batch)
-                synchronize(device)
-                times[name].append(1e3 * (time.perf_counter() - start))
-    return {name: statistics.median(values) for name, values in times.items()}
+        seconds = interleaved({name: partial(forward, batch) for name, forward in forwards.items()}, repeats,
+                              warmup=1, device=device)
+    return {name: 1e3 * s for name, s in seconds.items()}
