@@ -170,8 +170,8 @@ def path_explorer(path: SolutionPath | None, metrics: pd.DataFrame | None = None
     return fig
 
 
-SPEED_TABLE_COLUMNS = ["sparsity", "params", "params ratio", "FLOPs ratio", "dense ms", "masked ms", "compressed ms",
-                 "speed-up"]
+SPEED_TABLE_COLUMNS = ["sparsity", "params", "params ratio", "FLOPs ratio", "dense ms", "masked ms",
+                       "compressed ms", "speed-up"]
 
 
 def speed_table(speed: pd.DataFrame | None) -> pd.DataFrame:
