@@ -7,7 +7,7 @@ from plotly.subplots import make_subplots
 
 from .compare import pareto_front
 from .figures import METRIC_LABELS, empty_figure, sparsity_grid
-from .labels import ROLE_LABELS, layer_label, method_color, method_order
+from .labels import ROLE_LABELS, layer_label, method_order
 
 
 def pareto_view(table: pd.DataFrame, metric: str = "val_accuracy") -> go.Figure:
@@ -22,7 +22,7 @@ def pareto_view(table: pd.DataFrame, metric: str = "val_accuracy") -> go.Figure:
         group = groups[method]
         fig.add_trace(go.Scatter(
             x=group["kept_weights"], y=group[metric], name=method, mode="markers",
-            marker=dict(color=method_color(method), size=9, line=dict(width=0.5, color="white")),
+            marker=dict(color=group["color"].iloc[0], size=9, line=dict(width=0.5, color="white")),
             customdata=group[["sparsity", "seed"]].to_numpy(),
             hovertemplate=f"{method}<br>%{{x:.3~s}} weights kept (sparsity %{{customdata[0]:.0%}})"
                           f"<br>seed %{{customdata[1]}}<br>{metric} %{{y:.4f}}<extra></extra>",

@@ -33,12 +33,13 @@ def accuracy_bands(table: pd.DataFrame, metric: str = "val_accuracy") -> go.Figu
     if stats.empty:
         return empty_figure("No finished pruned runs in this selection.")
     fig = go.Figure()
+    colors = dict(zip(table["method"], table["color"], strict=True))
     groups = dict(list(stats.groupby("method", sort=False)))
     alpha = 0.18 if len(groups) <= 4 else 0.07  # many overlapping bands turn to mud otherwise
     for method in method_order(groups):
         group = groups[method]
         x, mean, std = 100 * group["sparsity"], group["mean"], group["std"].fillna(0)
-        color = method_color(method)
+        color = colors[method]
         if (group["seeds"] > 1).any():
             upper, lower = (mean + std).clip(upper=1.0), (mean - std).clip(lower=0.0)  # metrics lie in [0, 1]
             fig.add_trace(go.Scatter(

@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .figures import empty_figure
-from .labels import ROLE_LABELS, method_color
+from .labels import ROLE_LABELS
 from .noise import CLASSES, grouped_rgv, with_labels
 
 SUBSET_DASH = {"all": "solid", "kept": "solid", "pruned": "dot"}
@@ -14,7 +14,8 @@ CLASS_COLORS = {"SW": "#2ca02c", "TSW": "#d62728", "other": "#c7c7c7"}
 
 
 def rgv_distributions(rgv_by_run: dict[str, pd.DataFrame], subset: str = "all") -> go.Figure:
-    """Box plots of RGV over steps for every layer · module, one colour per run (log scale)."""
+    """Box plots of RGV over steps for every layer · module, one colour per run (log scale; the
+    colourway's, since two runs of one method are overlaid here too)."""
     frames = {label: rgv[rgv["subset"] == subset] for label, rgv in rgv_by_run.items()}
     frames = {label: f for label, f in frames.items() if not f.empty}
     if not frames:
@@ -24,7 +25,6 @@ def rgv_distributions(rgv_by_run: dict[str, pd.DataFrame], subset: str = "all") 
         frame = with_labels(frame.dropna(subset=["rgv"]))
         fig.add_trace(go.Box(
             x=[frame["module_name"], frame["layer_name"]], y=frame["rgv"], name=label, boxpoints=False,
-            marker_color=method_color(label.split(" · ")[0]),
         ))
     fig.update_layout(boxmode="group", height=460, yaxis_type="log", margin=dict(t=30),
                       yaxis_title="RGV per probe step (log scale)", legend_title="run")
@@ -124,8 +124,9 @@ def selection_breakdown(selected: pd.DataFrame, classes: pd.Series) -> go.Figure
     return fig
 
 
-def sentinel_shares(shares: pd.DataFrame) -> go.Figure:
-    """Share of SW and of TSW kept per layer, by the run's method and by SNIP at the same density."""
+def sentinel_shares(shares: pd.DataFrame, color: str) -> go.Figure:
+    """Share of SW and of TSW kept per layer, by the run's method (in `color`) and by SNIP at the
+    same density (grey)."""
     if shares.empty or shares["share"].isna().all():
         return empty_figure("No sentinel counts recorded for this run.")
     fig = make_subplots(rows=1, cols=2, subplot_titles=("sentinels (SW) kept: higher is better",
@@ -135,7 +136,7 @@ def sentinel_shares(shares: pd.DataFrame) -> go.Figure:
         for col, cls in ((1, "SW"), (2, "TSW")):
             part = shares[(shares["who"] == who) & (shares["class"] == cls)]
             fig.add_trace(go.Bar(x=part["layer_name"], y=part["share"], name=who, showlegend=col == 1,
-                                 marker_color=method_color(who) if i == 0 else "#9e9e9e", legendgroup=who,
+                                 marker_color=color if i == 0 else "#9e9e9e", legendgroup=who,
                                  text=[f"{v:.0%}" if pd.notna(v) else "" for v in part["share"]],
                                  textposition="outside"), row=1, col=col)
     fig.update_layout(barmode="group", height=400, yaxis_tickformat=".0%", yaxis_range=[0, 1.1], margin=dict(t=50))

@@ -26,6 +26,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from safetensors.numpy import load_file, save_file
 
+from .labels import method_color
+
 SCHEMA_VERSION = 1
 STATUSES = ("running", "done", "failed")
 METRIC_COLUMNS = ["step", "sparsity", "split", "metric", "value"]
@@ -120,6 +122,11 @@ class Run:
     def method(self) -> str:
         """The method as papers name it (SEVENpre, Iter-SNIP, …), else its registry name."""
         return self.manifest.get("method_label") or self.manifest.get("method", "?")
+
+    @property
+    def color(self) -> str:
+        """The chart colour its method file declares (recorded in the manifest), else a stable pick."""
+        return method_color(self.method, self.manifest.get("method_color"))
 
     @property
     def is_path(self) -> bool:

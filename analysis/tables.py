@@ -5,7 +5,7 @@ import pandas as pd
 from .store import Run
 
 RUN_COLUMNS = [
-    "run_id", "label", "status", "method", "sparsity", "seed", "model", "data", "val_accuracy",
+    "run_id", "label", "status", "method", "color", "sparsity", "seed", "model", "data", "val_accuracy",
     "val_f1", "val_mcc", "test_accuracy", "kept_weights", "kept_fraction", "duration_s", "created", "problem",
 ]
 
@@ -20,7 +20,7 @@ def final_metrics(runs: list[Run]) -> pd.DataFrame:
         kept, total = results.get("kept_weights"), results.get("prunable_weights")
         rows.append({
             "run_id": run.run_id, "label": run.label, "status": run.status,
-            "method": run.method, "sparsity": m.get("sparsity"), "seed": m.get("seed"),
+            "method": run.method, "color": run.color, "sparsity": m.get("sparsity"), "seed": m.get("seed"),
             "model": m.get("model"), "data": (m.get("data") or {}).get("name"),
             "val_accuracy": val.get("accuracy"), "val_f1": val.get("f1"), "val_mcc": val.get("mcc"),
             "test_accuracy": test.get("accuracy"), "kept_weights": kept,

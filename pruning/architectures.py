@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 
 from torch import nn
 
-from analysis.labels import ROLES
-
 
 @dataclass(frozen=True)
 class BlockLayout:
@@ -28,6 +26,7 @@ class BlockLayout:
 
     blocks: tuple[str, ...]
     roles: dict[str, str]
+    """role -> module path in a block, in the order that breaks ties between equal scores"""
     extras: dict[str, str] = field(default_factory=dict)
     fused_qkv: bool = False
     transposed: bool = False
@@ -97,12 +96,15 @@ LAYOUTS: dict[str, BlockLayout] = {
 
 @dataclass(frozen=True)
 class PrunableWeight:
-    """One prunable weight matrix: its parameter name, block index (None outside blocks), role."""
+    """One prunable weight matrix: its parameter name, block index (None outside the blocks;
+    numbered across towers, so CLIP's vision and text blocks never share an index), role,
+    module, and whether it is stored (in, out) as GPT-2's Conv1D is."""
 
     name: str
     layer: int | None
     role: str
     module: nn.Module
+    transposed: bool = False
 
 
 def layout_of(model: nn.Module) -> BlockLayout:
@@ -133,19 +135,24 @@ def block_paths(model: nn.Module) -> list[str]:
 
 
 def prunable_weights(model: nn.Module) -> list[PrunableWeight]:
-    """Every prunable weight matrix of `model`, block by block in role order, then the extras."""
+    """Every prunable weight matrix of `model`, block by block in the table's role order, then
+    the extras. This order is the tie order of masks_from_scores."""
     layout = layout_of(model)
     prefix = _base_prefix(model)
     found = []
     for index, block in enumerate(block_paths(model)):
-        for role in ROLES:
-            if role in layout.roles:
-                path = f"{block}.{layout.roles[role]}"
-                found.append(PrunableWeight(f"{path}.weight", index, role, model.get_submodule(path)))
+        for role, module_path in layout.roles.items():
+            path = f"{block}.{module_path}"
+            found.append(PrunableWeight(f"{path}.weight", index, role, model.get_submodule(path), layout.transposed))
     for role, path in layout.extras.items():
         if _has_submodule(model, prefix + path):
             found.append(PrunableWeight(f"{prefix}{path}.weight", None, role, model.get_submodule(prefix + path)))
     return found
+
+
+def weight_table(model: nn.Module) -> dict[str, PrunableWeight]:
+    """name -> PrunableWeight: the structure masks, statistics and tables read."""
+    return {w.name: w for w in prunable_weights(model)}
 
 
 def _has_submodule(model: nn.Module, path: str) -> bool:

@@ -99,8 +99,15 @@ def _export(args) -> int:
 
 
 def _methods(args) -> int:
-    for method in METHODS.values():
-        print(f"{method.name:14s} {method.summary}  hparams: {method.hparams or '-'}")
+    from .catalogue import method_help, methods_markdown
+
+    if args.markdown:
+        print(methods_markdown())
+        return 0
+    names = [args.name] if args.name else list(METHODS)
+    if args.name and args.name not in METHODS:
+        raise ConfigError(f"method: {args.name!r} is not one of {', '.join(METHODS)}")
+    print("\n\n".join(method_help(METHODS[name]) for name in names))
     return 0
 
 
@@ -111,7 +118,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("config")
     run.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
                      help="override a config field (repeatable)")
-    run.add_argument("--method", help=f"prune.method: one of {', '.join(METHODS)}")
+    run.add_argument("--method", help=f"prune.method: one of {', '.join(METHODS)}; its hyperparameters "
+                                      "(--set prune.hparams.NAME=VALUE): python -m pruning methods NAME")
     run.add_argument("--sparsity", type=float, help="prune.sparsity in [0, 1)")
     run.add_argument("--seed", type=int)
     run.set_defaults(handler=_run)
@@ -120,9 +128,12 @@ def parser() -> argparse.ArgumentParser:
     sweep.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
                        help="override a config field (repeatable)")
     sweep.set_defaults(handler=_sweep)
-    for name, handler, text in (("list", _list, "list runs"), ("demo", _demo, "compute the demo"),
-                                ("methods", _methods, "list pruning methods")):
+    for name, handler, text in (("list", _list, "list runs"), ("demo", _demo, "compute the demo")):
         sub.add_parser(name, help=text).set_defaults(handler=handler)
+    methods = sub.add_parser("methods", help="the pruning methods: variants, needs, hyperparameters")
+    methods.add_argument("name", nargs="?", help="one method's details")
+    methods.add_argument("--markdown", action="store_true", help="the README's method table")
+    methods.set_defaults(handler=_methods)
     show = sub.add_parser("show", help="a run's manifest, results and per-layer sparsity")
     show.add_argument("run", help="run_id or a unique prefix")
     show.set_defaults(handler=_show)

@@ -17,9 +17,10 @@ from pathlib import Path
 from analysis.solution_path import BUDGETS
 from analysis.store import SCHEMA_VERSION
 
-from .masks import ALLOCATIONS
+from .masks import ALLOCATIONS, check_allocation, n_m
 from .methods import METHODS, method_label
 from .methods.base import SCHEDULES
+from .options import OptionError
 from .spp import SPPSettings
 from .train import DECAYS, TrainConfig
 
@@ -82,13 +83,15 @@ class PruneConfig:
         return start, duration
 
     def resolved_hparams(self, seed: int) -> dict:
-        """Method defaults, then the preset's hyperparameters, then `hparams`; `seed` if it takes one."""
+        """Method defaults, then the preset's hyperparameters, then `hparams`; the run's `seed`
+        where the method takes one and the config does not set it. Every value checked."""
         method = METHODS[self.method]
-        preset = {k: v for k, v in method.presets.get(self.preset, {}).items() if k in method.hparams}
-        values = method.check_hparams({**preset, **self.hparams})
-        if "seed" in method.hparams and "seed" not in self.hparams:
-            values["seed"] = seed
-        return values
+        names = {f.name for f in dataclasses.fields(method.hparams)}
+        preset = {k: v for k, v in method.presets.get(self.preset, {}).items() if k in names}
+        given = {**preset, **self.hparams}
+        if "seed" in names and "seed" not in self.hparams:
+            given["seed"] = seed
+        return dataclasses.asdict(method.parse_hparams(given))
 
 
 @dataclass
@@ -188,7 +191,8 @@ class RunConfig:
             return "SPP"
         if self.prune is None:
             return "dense"
-        return method_label(self.prune.method, self.prune.resolved_schedule, self.prune.resurrect)
+        return method_label(self.prune.method, self.prune.resolved_schedule, self.prune.resurrect,
+                            self.prune.allocation)
 
     @property
     def sparsity(self) -> float | None:
@@ -241,13 +245,22 @@ def _check_ranges(config: RunConfig) -> None:
             ("prune.iterations", prune.iterations, prune.iterations >= 1, ">= 1"),
             ("prune.every", prune.every, prune.every >= 1, ">= 1"),
         ]
+        checks.append(("prune.allocation", prune.allocation, prune.allocation in method.allocations,
+                       f"one of {', '.join(method.allocations)} for {method.name}"))
+        if n_m(prune.allocation):
+            checks.append(("prune.schedule", prune.resolved_schedule, prune.resolved_schedule == "one-shot",
+                           f"one-shot with allocation {prune.allocation} (N:M has one density)"))
+            try:
+                check_allocation(prune.allocation, prune.sparsity)
+            except ValueError as error:
+                raise ConfigError(f"prune.{error}") from None
         if prune.resolved_schedule == "gradual":
             checks.append(("prune.start + prune.duration", start + duration,
                            duration >= 1 and start + duration <= config.finetune.steps,
                            f"a window of >= 1 step inside finetune.steps = {config.finetune.steps}"))
         try:
             prune.resolved_hparams(config.seed)
-        except ValueError as error:
+        except OptionError as error:
             raise ConfigError(str(error)) from None
     for name, value, ok, allowed in checks:
         if not ok:

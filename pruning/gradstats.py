@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .masks import layer_key
+from .architectures import PrunableWeight
 
 LOG10_EDGES = np.linspace(-4.0, 4.0, 41)
 """Bins of log10 relative variation; values outside are clamped into the end bins."""
@@ -98,20 +98,17 @@ class GradientStats:
         return {"mean": mean, "var": var, "snr": snr, "saliency": saliency}
 
 
-def rgv_table(terms: list[RgvTerm], roles: dict[str, str]):
-    """Long table of RGV per step, group (matrix, layer × module, module, model) and subset."""
+def rgv_table(terms: list[RgvTerm], weights: dict[str, PrunableWeight]):
+    """Long table of RGV per step, layer × module (the architecture table's block; −1 outside
+    the blocks) and subset."""
     import pandas as pd
 
     frame = pd.DataFrame([t.__dict__ for t in terms])
     if frame.empty:
         return pd.DataFrame(columns=["step", "layer", "module", "subset", "numerator", "denominator", "rgv"])
-    frame["layer"] = [_layer_index(n) for n in frame["name"]]
-    frame["module"] = frame["name"].map(roles)
+    frame["layer"] = [-1 if weights[n].layer is None else weights[n].layer for n in frame["name"]]
+    frame["module"] = [weights[n].role for n in frame["name"]]
     grouped = frame.groupby(["step", "layer", "module", "subset"], as_index=False)[["numerator", "denominator"]].sum()
     grouped["rgv"] = grouped["numerator"] / grouped["denominator"].where(grouped["denominator"] > 0)
     return grouped
 
-
-def _layer_index(name: str) -> int:
-    key = layer_key(name)
-    return int(key) if key.isdigit() else -1

@@ -3,8 +3,16 @@
 masks_from_scores keeps, in each allocation group G, exactly k_G = round((1 - s)·|G|) weights:
 those with the largest scores, ties at the threshold going to the lowest flat index (the
 order of the dict, then row-major), so a mask is a deterministic function of the scores.
-Allocations: "global" (one group), "layer" (one group per block; the pooler is its own),
-"module" (one group per weight matrix: uniform sparsity).
+Allocations:
+    "global"   one group of every weight
+    "layer"    one group per block (PrunableWeight.layer of the architecture table; a weight
+               outside the blocks, such as BERT's pooler, is its own group)
+    "module"   one group per weight matrix: uniform sparsity
+    "row"      one group per output row (Wanda's comparison group)
+    "N:M"      in every run of M consecutive input weights of a row keep the N highest
+               ("2:4", "4:8"); the sparsity must be 1 − N/M
+Rows and inputs follow the weight's layout: GPT-2's Conv1D stores (in, out), so its output
+rows are columns there (PrunableWeight.transposed).
 
 apply_masks zeroes the pruned weights in place and masks their gradients after accumulation,
 so a pruned weight is exactly 0 in every forward pass and never receives a gradient; the
@@ -18,13 +26,34 @@ import torch
 from torch import nn
 from torch.nn.utils import prune as torch_prune
 
-ALLOCATIONS = ("global", "layer", "module")
+from .architectures import PrunableWeight
+
+Masks = dict[str, torch.Tensor]
+"""Unstructured masks: parameter name -> bool tensor shaped like the weight (True = kept)."""
+Scores = dict[str, torch.Tensor]
+"""Scores: parameter name -> float tensor shaped like the weight (higher = kept)."""
+
+N_M = ("2:4", "4:8")
+ALLOCATIONS = ("global", "layer", "module", "row", *N_M)
 _ATTRIBUTE = "_prunescope_masks"
 
 
-def layer_key(name: str) -> str:
-    """The block a parameter belongs to: its first integer path component, else its name."""
-    return next((part for part in name.split(".") if part.isdigit()), name)
+def n_m(allocation: str) -> tuple[int, int] | None:
+    """(N, M) of an N:M allocation, else None."""
+    if allocation not in N_M:
+        return None
+    n, m = allocation.split(":")
+    return int(n), int(m)
+
+
+def check_allocation(allocation: str, sparsity: float) -> None:
+    """A ValueError unless `allocation` is known and, for N:M, `sparsity` is 1 − N/M."""
+    if allocation not in ALLOCATIONS:
+        raise ValueError(f"allocation: {allocation!r} is not one of {', '.join(ALLOCATIONS)}")
+    pattern = n_m(allocation)
+    if pattern and abs(sparsity - (1 - pattern[0] / pattern[1])) > 1e-9:
+        raise ValueError(f"sparsity: {sparsity} is not allowed with allocation {allocation}; "
+                         f"must be {1 - pattern[0] / pattern[1]}")
 
 
 def _ordered(value: float) -> int:
@@ -81,26 +110,70 @@ def top_k_masks(parts: list[torch.Tensor], k: int, allowed: list[torch.Tensor] |
     return masks
 
 
+def _rows(tensor: torch.Tensor, transposed: bool) -> torch.Tensor:
+    """A weight-shaped tensor as (output rows, inputs)."""
+    return tensor.t() if transposed else tensor.reshape(tensor.shape[0], -1)
+
+
+def top_per_row(values: torch.Tensor, k: int, allowed: torch.Tensor | None) -> torch.Tensor:
+    """Bool mask of the k highest entries of each row (last dim) among the allowed; ties go to
+    the lower index (a stable descending sort)."""
+    if allowed is not None:
+        values = values.masked_fill(~allowed, -torch.inf)
+    order = torch.sort(values, dim=-1, descending=True, stable=True).indices[..., :k]
+    kept = torch.zeros_like(values, dtype=torch.bool).scatter_(-1, order, True)
+    return kept if allowed is None else kept & allowed
+
+
+def _local_mask(score: torch.Tensor, sparsity: float, allocation: str, transposed: bool,
+                allowed: torch.Tensor | None) -> torch.Tensor:
+    """The mask of one weight under a row or N:M allocation, shaped like the weight."""
+    rows = _rows(score.detach().float(), transposed)
+    allow = None if allowed is None else _rows(allowed, transposed)
+    pattern = n_m(allocation)
+    if pattern is None:
+        kept = top_per_row(rows, round((1.0 - sparsity) * rows.shape[1]), allow)
+    else:
+        n, m = pattern
+        if rows.shape[1] % m:
+            raise ValueError(f"allocation {allocation}: a weight with {rows.shape[1]} inputs per row "
+                             f"cannot be cut into groups of {m}")
+        groups = rows.reshape(rows.shape[0], -1, m)
+        kept = top_per_row(groups, n, None if allow is None else allow.reshape(groups.shape)).reshape(rows.shape)
+    return (kept.t() if transposed else kept).reshape(score.shape).contiguous()
+
+
 def masks_from_scores(
-    scores: dict[str, torch.Tensor], sparsity: float, allocation: str = "global",
-    within: dict[str, torch.Tensor] | None = None,
-) -> dict[str, torch.Tensor]:
+    scores: Scores, sparsity: float, allocation: str = "global", within: Masks | None = None,
+    weights: dict[str, PrunableWeight] | None = None,
+) -> Masks:
     """name -> bool mask keeping the top (1 - sparsity) of each allocation group (exact counts),
     on the device of the scores.
 
     `within`: masks already in force; a weight they prune stays pruned whatever its score
-    (no resurrection). Copy-free (see top_k_masks): peak extra memory is the bool masks.
+    (no resurrection). `weights`: the architecture table (architectures.weight_table), which
+    "layer" needs for the block of each weight and which gives row and N:M allocations the
+    layout (default: (out, in) rows). Copy-free for global, layer and module (see top_k_masks).
     """
     if not 0.0 <= sparsity <= 1.0:
         raise ValueError(f"sparsity: {sparsity} is not in [0, 1]")
-    if allocation not in ALLOCATIONS:
-        raise ValueError(f"allocation: {allocation!r} is not one of {', '.join(ALLOCATIONS)}")
+    check_allocation(allocation, sparsity)
+    if allocation == "layer" and weights is None:
+        raise ValueError("allocation 'layer' needs the weights' blocks: pass weights=weight_table(model)")
     for name, score in scores.items():
         if torch.isnan(score).any():
             raise ValueError(f"scores[{name!r}] contains NaN")
-    groups: dict[str, list[str]] = defaultdict(list)
+    if allocation == "row" or n_m(allocation):
+        return {name: _local_mask(score, sparsity, allocation, bool(weights and weights[name].transposed),
+                                  None if within is None else within[name].to(score.device))
+                for name, score in scores.items()}
+    groups: dict[tuple, list[str]] = defaultdict(list)
     for name in scores:
-        key = {"global": "all", "layer": layer_key(name), "module": name}[allocation]
+        if allocation == "layer":
+            layer = weights[name].layer
+            key = ("block", layer) if layer is not None else ("outside", name)
+        else:
+            key = ("all",) if allocation == "global" else (name,)
         groups[key].append(name)
     masks = {}
     for names in groups.values():
@@ -112,7 +185,7 @@ def masks_from_scores(
     return {name: masks[name] for name in scores}
 
 
-def apply_masks(model: nn.Module, masks: dict[str, torch.Tensor]) -> None:
+def apply_masks(model: nn.Module, masks: Masks) -> None:
     """Zero the pruned weights of `model` in place and keep their gradients at zero."""
     remove_masks(model)
     params = dict(model.named_parameters())
@@ -137,13 +210,13 @@ def _gradient_mask(mask: torch.Tensor):
     return hook
 
 
-def get_masks(model: nn.Module) -> dict[str, torch.Tensor] | None:
+def get_masks(model: nn.Module) -> Masks | None:
     """The masks applied to `model`, or None."""
     state = getattr(model, _ATTRIBUTE, None)
     return None if state is None else state[0]
 
 
-def remove_masks(model: nn.Module) -> dict[str, torch.Tensor] | None:
+def remove_masks(model: nn.Module) -> Masks | None:
     """Stop masking gradients; pruned weights stay 0 (baked in). Returns the removed masks."""
     state = getattr(model, _ATTRIBUTE, None)
     if state is None:

@@ -44,9 +44,9 @@ def probe(model: torch.nn.Module, train: Encoded, masks: dict[str, torch.Tensor]
           snr_threshold: float = 1.0, sample_size: int = 20_000, sample_seed: int = 0) -> ProbeResult:
     """Gradient noise of `model` as it is now, split by `masks` (None: a dense run)."""
     weights = prunable_weights(model)
-    roles = {w.name: w.role for w in weights}
+    table = {w.name: w for w in weights}
     params = {w.name: w.module.get_parameter("weight") for w in weights}
-    stats = GradientStats(params, masks, roles)
+    stats = GradientStats(params, masks, {w.name: w.role for w in weights})
     stream = endless_batches(train, batch_size, split_seed + PROBE_SEED_OFFSET)
     model.eval()
     with gradients_only_for(model, params):
@@ -57,14 +57,14 @@ def probe(model: torch.nn.Module, train: Encoded, masks: dict[str, torch.Tensor]
     moments = stats.compute()
     density_masks = masks or {n: torch.ones_like(p, dtype=torch.bool) for n, p in params.items()}
     snip = accumulate(METHODS["snip"].make_scorer(model), model, score_batches).scores()
-    snip_masks = masks_from_scores(snip, sparsity, allocation)
-    top = masks_from_scores(moments["saliency"], sparsity, allocation)
+    snip_masks = masks_from_scores(snip, sparsity, allocation, weights=table)
+    top = masks_from_scores(moments["saliency"], sparsity, allocation, weights=table)
     histograms = pd.DataFrame([
         dict(module=role, bin_left=LOG10_EDGES[i], bin_right=LOG10_EDGES[i + 1], count=int(c))
         for role, counts in stats.histograms.items() for i, c in enumerate(counts)
     ])
     return ProbeResult(
-        rgv=rgv_table(stats.terms, roles),
+        rgv=rgv_table(stats.terms, table),
         histograms=histograms,
         sample=_sample(weights, moments, density_masks, snip_masks, top, sample_size, sample_seed),
         sentinels=_sentinels(weights, moments["snr"], top, density_masks, snip_masks, snr_threshold),

@@ -14,8 +14,9 @@ from collections.abc import Callable, Iterator
 import torch
 from torch import nn
 
+from .architectures import weight_table
 from .masks import apply_masks, masks_from_scores
-from .methods.base import Scorer, backward_on, gradients_only_for
+from .methods.base import Scorer, backward_on, evaluating, gradients_only_for
 from .schedules import cubic_density, exponential_density
 from .train import Callback, TrainState
 
@@ -32,14 +33,15 @@ def iterative_prune(
     top d_i returns with its original value.
     """
     originals = {n: p.detach().clone() for n, p in scorer.params.items()} if resurrect else None
+    weights = weight_table(model)
     masks = None
-    model.eval()
-    with gradients_only_for(model, scorer.params):
+    with evaluating(model), gradients_only_for(model, scorer.params):
         for i in range(1, iterations + 1):
             backward_on(model, next(batches))
             scorer.update(originals)
             density = exponential_density(i, iterations, 1.0 - sparsity)
-            masks = masks_from_scores(scorer.scores(), 1.0 - density, allocation, within=None if resurrect else masks)
+            masks = masks_from_scores(scorer.scores(), 1.0 - density, allocation,
+                                      within=None if resurrect else masks, weights=weights)
             if resurrect:
                 with torch.no_grad():
                     for name, p in scorer.params.items():
@@ -82,6 +84,7 @@ class GradualPruning(Callback):
         if (step - self.start) % self.every and step != self.end - 1:
             return
         density = cubic_density(step + 1, self.final_density, self.start, self.end - self.start)
-        self.masks = masks_from_scores(self.scorer.scores(), 1.0 - density, self.allocation, within=self.masks)
+        self.masks = masks_from_scores(self.scorer.scores(), 1.0 - density, self.allocation, within=self.masks,
+                                       weights=weight_table(state.model))
         state.set_masks(self.masks)
         self.scorer.forget(self.masks)

@@ -25,13 +25,12 @@ from safetensors.torch import save_model as save_weights
 from analysis.store import RunWriter, read_run, runs_root
 
 from . import __version__
-from .architectures import prunable_weights
+from .architectures import prunable_parameters, prunable_weights
 from .config import ConfigError, RunConfig
 from .data import Encoded, Splits, encode_images, encode_texts, load_examples, split
 from .devices import describe, resolve_device
-from .masks import apply_masks, get_masks, masks_from_scores
-from .methods import METHODS
-from .methods.base import Scorer, accumulate
+from .masks import Scores, get_masks
+from .methods import METHODS, method_color
 from .models import is_image_model, load_model, load_run_weights, load_tokenizer
 from .probe import probe
 from .pruners import GradualPruning, iterative_prune
@@ -127,23 +126,42 @@ def _metric_rows(step: int, sparsity: float, split_name: str, metrics: dict) -> 
             for k, v in metrics.items()]
 
 
-def layer_table(model: torch.nn.Module) -> pd.DataFrame:
-    """One row per prunable weight: block, role, shape, non-zeros and sparsity as they are now."""
+def layer_table(model: torch.nn.Module, kept_change: dict[str, float] | None = None) -> pd.DataFrame:
+    """One row per prunable weight: block, role, shape, non-zeros and sparsity as they are now,
+    and how much pruning changed the kept weights (`kept_change`, 0 where it left them)."""
     rows = []
     for w in prunable_weights(model):
         param = w.module.get_parameter(w.name.rpartition(".")[2])
         nonzero = int(param.count_nonzero())
         rows.append(dict(name=w.name, layer=-1 if w.layer is None else w.layer, module=w.role,
                          rows=param.shape[0], cols=param.numel() // param.shape[0], numel=param.numel(),
-                         nonzero=nonzero, sparsity=1 - nonzero / param.numel()))
+                         nonzero=nonzero, sparsity=1 - nonzero / param.numel(),
+                         kept_change=(kept_change or {}).get(w.name, 0.0)))
     return pd.DataFrame(rows)
+
+
+@torch.no_grad()
+def kept_change(before: dict[str, torch.Tensor], model: torch.nn.Module) -> dict[str, float]:
+    """Per weight ‖(W' − W) ⊙ M‖_F / ‖W ⊙ M‖_F over the kept entries M (W' ≠ 0 there): how far
+    pruning moved the weights it kept (SparseGPT's reconstruction; 0 for score-and-mask methods)."""
+    change = {}
+    for name, after in prunable_parameters(model).items():
+        kept = after != 0
+        reference = float(before[name][kept].norm()) or 1.0
+        change[name] = float((after - before[name])[kept].norm()) / reference
+    return change
 
 
 def _manifest(prepared: Prepared) -> dict:
     config = prepared.config
+    prune = config.prune
+    method = {} if prune is None else {
+        "hparams": prune.resolved_hparams(config.seed), "rewrites_weights": METHODS[prune.method].rewrites_weights,
+        "method_color": method_color(prune.method, prune.resolved_schedule, prune.resurrect, prune.allocation),
+    }
     return {
-        "method": config.method, "method_label": config.label, "sparsity": config.sparsity, "seed": config.seed,
-        "config": asdict(config), "model": config.model.name, "data": {
+        "method": config.method, "method_label": config.label, **method, "sparsity": config.sparsity,
+        "seed": config.seed, "config": asdict(config), "model": config.model.name, "data": {
             "name": config.data.name, "hash": prepared.splits.digest(),
             "sizes": {k: len(v) for k, v in prepared.splits.parts().items()},
             "label_names": prepared.splits.train.label_names,
@@ -174,8 +192,9 @@ class _Counted:
 
 
 def _prune(prepared: Prepared, batches: _Counted,
-           on_progress: Progress | None) -> tuple[Scorer | None, GradualPruning | None]:
-    """Prune before fine-tuning (one-shot, iterative), or return the callback that prunes during it."""
+           on_progress: Progress | None) -> tuple[Scores | None, GradualPruning | None]:
+    """Prune before fine-tuning (one-shot, iterative: returns the scores the masks were chosen
+    by), or return the callback that prunes during it."""
     config, model = prepared.config, prepared.model
     prune = config.prune
     method = METHODS[prune.method]
@@ -185,16 +204,16 @@ def _prune(prepared: Prepared, batches: _Counted,
         start, duration = prune.window(config.finetune.steps)
         return None, GradualPruning(lambda: method.make_scorer(model, **hparams), prune.sparsity, start,
                                     duration, prune.every, prune.allocation, method.scores_from_start)
-    scorer = method.make_scorer(model, **hparams)
     if schedule == "one-shot":
-        accumulate(scorer, model, itertools.islice(batches, prune.score_batches))
-        apply_masks(model, masks_from_scores(scorer.scores(), prune.sparsity, prune.allocation))
-    else:
-        stage = f"score {config.label} {prune.sparsity:.0%}"
-        report = (lambda i, _: on_progress(stage, i, prune.iterations)) if on_progress else None
-        iterative_prune(model, scorer, batches, prune.sparsity, prune.iterations, prune.allocation,
-                        prune.resurrect, on_round=report)
-    return scorer, None
+        _, scores = method.prune_once(model, itertools.islice(batches, prune.score_batches), prune.sparsity,
+                                      prune.allocation, **hparams)
+        return scores, None
+    scorer = method.make_scorer(model, **hparams)
+    stage = f"score {config.label} {prune.sparsity:.0%}"
+    report = (lambda i, _: on_progress(stage, i, prune.iterations)) if on_progress else None
+    iterative_prune(model, scorer, batches, prune.sparsity, prune.iterations, prune.allocation,
+                    prune.resurrect, on_round=report)
+    return scorer.scores(), None
 
 
 def _relative_half(scores: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
@@ -211,10 +230,13 @@ def _compute(prepared: Prepared, writer: RunWriter, on_progress: Progress | None
     val, test = prepared.encoded["validation"], prepared.encoded["test"]
     rows: list[dict] = []
     sparsity = config.sparsity
-    scorer, callback = (None, None)
+    scores, callback, change = None, None, None
     scoring = _Counted(_scoring_stream(prepared))
     if config.prune is not None:
-        scorer, callback = _prune(prepared, scoring, on_progress)
+        before = {n: p.detach().clone() for n, p in prunable_parameters(model).items()}
+        scores, callback = _prune(prepared, scoring, on_progress)
+        change = None if callback else kept_change(before, model)
+        del before
         train_config, stage = config.finetune, f"{'prune' if callback else 'recover'} {config.label} {sparsity:.0%}"
     else:
         train_config, stage = config.dense, "fine-tune dense"
@@ -236,12 +258,11 @@ def _compute(prepared: Prepared, writer: RunWriter, on_progress: Progress | None
     writer.table("metrics", pd.DataFrame(rows, columns=["step", "sparsity", "split", "metric", "value"]))
     masks = get_masks(model)
     if config.prune is not None:
-        scorer = scorer or callback.scorer
         writer.tensors("masks", {n: m.cpu().numpy() for n, m in masks.items()})
-        writer.tensors("scores", _relative_half(scorer.scores()))
+        writer.tensors("scores", _relative_half(scores if callback is None else callback.scorer.scores()))
     if config.probe.batches:
         _probe(prepared, model, masks, writer, on_progress)
-    layers = layer_table(model)
+    layers = layer_table(model, change)
     writer.table("layers", layers)
     if config.prune is None and train_config.steps > 0:
         save_weights(model, str(writer.path / "model.safetensors"))

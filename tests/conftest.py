@@ -30,6 +30,19 @@ def _token_cache(tmp_path_factory):
     os.environ["PRUNESCOPE_CACHE"] = str(tmp_path_factory.mktemp("cache"))
 
 
+def clip_model():
+    """A two-tower CLIPModel (text and vision), as tiny as the classifiers."""
+    import transformers
+
+    torch.manual_seed(0)
+    tower = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64)
+    config = transformers.CLIPConfig(
+        text_config=dict(tower, vocab_size=5000, bos_token_id=101, eos_token_id=102, pad_token_id=0),
+        vision_config=dict(tower, image_size=28, patch_size=7, num_channels=1), projection_dim=16,
+    )
+    return transformers.CLIPModel(config).eval()
+
+
 def tiny_inputs(name: str, batch: int = 4, seed: int = 0) -> dict[str, torch.Tensor]:
     """A real-shaped input batch for a tiny model (token ids or 1x28x28 images) with labels."""
     g = torch.Generator().manual_seed(seed)

@@ -34,7 +34,7 @@ def test_run_list_show_and_cache_hit(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--method", "snap"], "prune.method: 'snap' is not allowed; allowed: magnitude, random"),
+    (["--method", "snap"], "prune.method: 'snap' is not allowed; allowed: grasp, magnitude"),
     (["--sparsity", "1.2"], "prune.sparsity: 1.2 is not allowed"),
     (["--set", 'data.name="imdb"'], "data.name: unknown data set 'imdb'; allowed:"),
     (["--set", 'model.name="tiny-vit"'], "model.name: tiny-vit is an image model"),

@@ -41,7 +41,8 @@ def test_pareto_front_keeps_only_undominated_points():
 
 
 def _table(rows):
-    return pd.DataFrame([dict(status="done", method=m, sparsity=s, seed=i, val_accuracy=a) for m, s, i, a in rows])
+    return pd.DataFrame([dict(status="done", method=m, color="#123456", sparsity=s, seed=i, val_accuracy=a)
+                         for m, s, i, a in rows])
 
 
 def test_seed_statistics_table_and_bands():
@@ -52,7 +53,7 @@ def test_seed_statistics_table_and_bands():
     assert snip["mean"] == pytest.approx(0.85) and snip["seeds"] == 2
     assert snip["std"] == pytest.approx(np.std([0.8, 0.9], ddof=1))
     numbers = accuracy_table(table[table["method"] != "dense"])
-    assert list(numbers.index) == ["magnitude", "SNIP"]  # the page order, not alphabetical
+    assert list(numbers.index) == ["magnitude", "SNIP"]  # alphabetical, case ignored
     assert numbers.loc["SNIP", "50%"] == "0.850 ± 0.071 (2)" and numbers.loc["magnitude", "70%"] == ""
     fig = accuracy_bands(table)
     band = next(t for t in fig.data if t.fill == "toself")
@@ -89,6 +90,6 @@ def test_compare_page_on_a_study(monkeypatch, smoke_study):
     assert jaccard["layout"]["title"]["text"].startswith("Jaccard") and len(jaccard["data"][0]["x"]) == 4
     assert spearman["layout"]["title"]["text"].startswith("Spearman")
     numbers = at.dataframe[0].value
-    assert list(numbers.index) == ["magnitude", "SNIP", "GraSP", "PLATON"] and list(numbers.columns) == ["50%", "80%"]
+    assert list(numbers.index) == ["GraSP", "magnitude", "PLATON", "SNIP"] and list(numbers.columns) == ["50%", "80%"]
     at.multiselect(key="compare_methods").set_value(["SNIP", "GraSP"]).run()
     assert len(_charts(at)[3]["data"][0]["x"]) == 2

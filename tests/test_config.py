@@ -22,17 +22,33 @@ def test_run_id_depends_on_the_result_defining_fields_only():
     assert dense.run_id == load_config(SMOKE, ["finetune.steps=99"]).dense_config().run_id
 
 
+SEVEN, GRASP = {"method": "seven"}, {"method": "grasp"}
+
+
 @pytest.mark.parametrize("values, message", [
-    ({"prune": {"method": "snap"}}, "prune.method: 'snap' is not allowed; allowed: magnitude, random"),
+    ({"prune": {"method": "snap"}}, "prune.method: 'snap' is not allowed; allowed: grasp, magnitude"),
     ({"prune": {"sparsity": 1.0}}, r"prune.sparsity: 1.0 is not allowed; must be in \[0, 1\)"),
-    ({"prune": {"allocation": "rows"}}, "prune.allocation: 'rows' is not allowed; allowed: global, layer, module"),
+    ({"prune": {"allocation": "rows"}},
+     "prune.allocation: 'rows' is not allowed; allowed: global, layer, module, row, 2:4, 4:8"),
     ({"prune": {"sparsity": "half"}}, "prune.sparsity: expected float"),
     ({"dense": {"decay": "step"}}, "dense.decay: 'step' is not allowed; must be one of linear, cosine, constant"),
     ({"dense": {"steps": 1.5}}, "dense.steps: expected int"),
     ({"model": {"nmae": "x"}}, "model.nmae: unknown field; allowed: name, max_length"),
     ({"colour": 1}, "colour: unknown field; allowed: seed, model, data, dense, prune, finetune"),
     ({"data": {"val_fraction": 0.6, "test_fraction": 0.5}}, "val_fraction \\+ data.test_fraction"),
-    ({"prune": {"hparams": {"beta": 1}}}, "prune.hparams: beta not known to magnitude; allowed: none"),
+    ({"prune": {"hparams": {"beta": 1}}}, "prune.hparams.beta: unknown to magnitude; allowed: none"),
+    ({"prune": {**SEVEN, "hparams": {"beta1": 1.0}}}, r"prune.hparams.beta1: 1.0 is not allowed; must be in \[0, 1\)"),
+    ({"prune": {**SEVEN, "hparams": {"variant": "odd"}}},
+     "prune.hparams.variant: 'odd' is not allowed; must be one of abs, signed"),
+    ({"prune": {**GRASP, "hparams": {"temperature": "hot"}}}, "prune.hparams.temperature: expected float"),
+    ({"prune": {"method": "sparsegpt"}},
+     "prune.allocation: 'global' is not allowed; must be one of module, 2:4, 4:8 for sparsegpt"),
+    ({"prune": {"method": "wanda", "allocation": "2:4", "sparsity": 0.7}},
+     r"prune.sparsity: 0.7 is not allowed with allocation 2:4; must be 0\.5"),
+    ({"prune": {"method": "snip", "schedule": "iterative", "allocation": "2:4"}},
+     "prune.schedule: 'iterative' is not allowed; must be one-shot with allocation 2:4"),
+    ({"prune": {"method": "wanda", "schedule": "gradual"}},
+     "prune.schedule: 'gradual' is not allowed; must be one of one-shot for wanda"),
 ])
 def test_bad_fields_are_named_with_allowed_values(values, message):
     with pytest.raises(ConfigError, match=message):

@@ -4,12 +4,14 @@ import pandas as pd
 import pytest
 
 from analysis.figures import accuracy_bands, layer_sparsity_heatmap, sparsity_grid
-from analysis.labels import method_color
+
+COLORS = {"dense": "#222222", "magnitude": "#1f77b4", "random": "#7f7f7f"}
 
 
 def _runs(rows):
     columns = ["status", "method", "sparsity", "seed", "val_accuracy"]
-    return pd.DataFrame(rows, columns=columns)
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.assign(color=frame["method"].map(COLORS))
 
 
 def test_accuracy_bands_average_seeds_and_draw_the_dense_line():
@@ -24,7 +26,7 @@ def test_accuracy_bands_average_seeds_and_draw_the_dense_line():
     assert set(traces) == {"magnitude", "random"}
     assert list(traces["magnitude"].x) == [50.0, 90.0]
     assert list(traces["magnitude"].y) == pytest.approx([0.82, 0.60])
-    assert traces["magnitude"].line.color == method_color("magnitude")
+    assert traces["magnitude"].line.color == "#1f77b4"  # the colour the runs record
     bands = [t for t in fig.data if t.fill == "toself"]
     assert [b.legendgroup for b in bands] == ["magnitude"]  # random has one seed: no band
     assert fig.layout.shapes[0].y0 == pytest.approx(0.91)

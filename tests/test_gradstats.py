@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from pruning import masks_from_scores, prunable_parameters, score
-from pruning.architectures import prunable_weights
+from pruning.architectures import weight_table
 from pruning.gradstats import HISTOGRAM_STRIDE, LOG10_EDGES, GradientStats, rgv_table
 from pruning.methods.base import backward_on
 from pruning.models import load_model
@@ -18,14 +18,14 @@ def tiny():
     model = load_model("tiny-bert", 3).eval()
     params = prunable_parameters(model)
     masks = masks_from_scores(score("random", model, seed=1), 0.6)
-    roles = {w.name: w.role for w in prunable_weights(model)}
-    stats = GradientStats(params, masks, roles)
+    weights = weight_table(model)
+    stats = GradientStats(params, masks, {n: w.role for n, w in weights.items()})
     history = []
     for seed in range(6):
         backward_on(model, tiny_inputs("tiny-bert", batch=4, seed=seed))
         stats.add_batch()
         history.append({n: p.grad.clone() for n, p in params.items()})
-    return params, masks, roles, stats, history
+    return params, masks, weights, stats, history
 
 
 def test_moments_snr_and_saliency_match_stored_gradients(tiny):
@@ -42,11 +42,11 @@ def test_moments_snr_and_saliency_match_stored_gradients(tiny):
 
 
 def test_rgv_per_matrix_kept_and_pruned_match_the_definition(tiny):
-    params, masks, roles, stats, history = tiny
-    table = rgv_table(stats.terms, roles)
+    params, masks, weights, stats, history = tiny
+    table = rgv_table(stats.terms, weights)
     assert sorted(table["step"].unique()) == [1, 2, 3, 4, 5]
     name = next(iter(params))
-    layer, module = 0, roles[name]
+    layer, module = 0, weights[name].role
     for step in (1, 4):
         before, after = history[step - 1][name], history[step][name]
         for subset, select in (("all", torch.ones_like(masks[name])), ("kept", masks[name]), ("pruned", ~masks[name])):
@@ -57,10 +57,11 @@ def test_rgv_per_matrix_kept_and_pruned_match_the_definition(tiny):
 
 
 def test_layer_rgv_sums_numerators_and_denominators(tiny):
-    _, _, roles, stats, history = tiny
-    table = rgv_table(stats.terms, roles)
+    _, _, weights, stats, history = tiny
+    table = rgv_table(stats.terms, weights)
     step_rows = table[(table.step == 2) & (table.layer == 1) & (table.subset == "all")]
-    names = [n for n in history[0] if ".1." in n]
+    names = [n for n in history[0] if weights[n].layer == 1]
+    assert names
     numerator = sum((history[2][n] - history[1][n]).abs().sum().item() for n in names)
     denominator = sum(history[1][n].abs().sum().item() for n in names)
     got = step_rows["numerator"].sum() / step_rows["denominator"].sum()
@@ -68,20 +69,20 @@ def test_layer_rgv_sums_numerators_and_denominators(tiny):
 
 
 def test_histograms_count_every_strided_entry_with_a_nonzero_previous_gradient(tiny):
-    _, _, roles, stats, history = tiny
+    _, _, weights, stats, history = tiny
     total = sum(h.sum() for h in stats.histograms.values())
     expected = sum(int((history[t][n].flatten()[::HISTOGRAM_STRIDE] != 0).sum()) for t in range(5) for n in history[0])
     assert total == expected
     assert len(next(iter(stats.histograms.values()))) == len(LOG10_EDGES) - 1
-    assert set(stats.histograms) == set(roles.values())
+    assert set(stats.histograms) == {w.role for w in weights.values()}
 
 
 def test_memory_is_four_copies_and_no_gradient_is_stored(tiny):
-    params, _, _, stats, _ = tiny
+    params, _, weights, stats, _ = tiny
     tracked = sum(p.numel() for p in params.values())
     held = sum(t.numel() for d in (stats.sum_g, stats.sum_g2, stats.sum_saliency, stats.previous) for t in d.values())
     assert held == 4 * tracked
-    assert np.isfinite(rgv_table(stats.terms, stats.roles)["rgv"]).all()
+    assert np.isfinite(rgv_table(stats.terms, weights)["rgv"]).all()
 
 
 def test_histogram_bins_match_numpy_on_the_same_entries():

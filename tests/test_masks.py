@@ -8,11 +8,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pruning import apply_masks, masks_from_scores, prunable_parameters, remove_masks, score
-from pruning.masks import get_masks, layer_key, to_torch_prune, top_k_masks
+from pruning.architectures import PrunableWeight, weight_table
+from pruning.masks import get_masks, to_torch_prune, top_k_masks
 from pruning.models import load_model
 from pruning.train import Callback, TrainConfig, finetune
 
-from .conftest import ARCHITECTURES, tiny_inputs
+from .conftest import ARCHITECTURES, clip_model, tiny_inputs
 
 
 def _scores(shapes: dict[str, tuple], seed: int, levels: int) -> dict[str, torch.Tensor]:
@@ -21,9 +22,11 @@ def _scores(shapes: dict[str, tuple], seed: int, levels: int) -> dict[str, torch
 
 
 SHAPES = {
-    "enc.layer.0.q.weight": (6, 5), "enc.layer.0.ffn.weight": (7, 3),
-    "enc.layer.1.q.weight": (4, 4), "pooler.weight": (3, 3),
+    "enc.layer.0.q.weight": (6, 8), "enc.layer.0.ffn.weight": (7, 4),
+    "enc.layer.1.q.weight": (4, 4), "pooler.weight": (3, 8),
 }
+LAYERS = {"enc.layer.0.q.weight": 0, "enc.layer.0.ffn.weight": 0, "enc.layer.1.q.weight": 1, "pooler.weight": None}
+WEIGHTS = {name: PrunableWeight(name, layer, "q", None) for name, layer in LAYERS.items()}
 
 
 @settings(max_examples=60, deadline=None)
@@ -31,8 +34,9 @@ SHAPES = {
        allocation=st.sampled_from(["global", "layer", "module"]))
 def test_exact_counts_and_top_scores_kept(sparsity, seed, levels, allocation):
     scores = _scores(SHAPES, seed, levels)
-    masks = masks_from_scores(scores, sparsity, allocation)
-    groups = {"global": lambda n: "all", "layer": layer_key, "module": lambda n: n}[allocation]
+    masks = masks_from_scores(scores, sparsity, allocation, weights=WEIGHTS)
+    groups = {"global": lambda n: "all", "layer": lambda n: LAYERS[n] if LAYERS[n] is not None else n,
+              "module": lambda n: n}[allocation]
     for group in {groups(n) for n in scores}:
         names = [n for n in scores if groups(n) == group]
         total = sum(scores[n].numel() for n in names)
@@ -42,6 +46,67 @@ def test_exact_counts_and_top_scores_kept(sparsity, seed, levels, allocation):
         dropped = torch.cat([scores[n][~masks[n]] for n in names])
         if len(kept_scores) and len(dropped):
             assert kept_scores.min() >= dropped.max()
+
+
+@settings(max_examples=60, deadline=None)
+@given(sparsity=st.floats(0, 1), seed=st.integers(0, 10_000), levels=st.sampled_from([2, 5, 1000]),
+       transposed=st.booleans())
+def test_row_allocation_keeps_exact_counts_per_output_row(sparsity, seed, levels, transposed):
+    scores = _scores(SHAPES, seed, levels)
+    weights = {n: PrunableWeight(n, 0, "q", None, transposed) for n in scores}
+    masks = masks_from_scores(scores, sparsity, "row", weights=weights)
+    for name, values in scores.items():
+        rows, kept = (values.t(), masks[name].t()) if transposed else (values, masks[name])
+        for row_scores, row_kept in zip(rows, kept, strict=True):
+            assert int(row_kept.sum()) == round((1 - sparsity) * len(row_scores))
+            if row_kept.any() and (~row_kept).any():
+                assert row_scores[row_kept].min() >= row_scores[~row_kept].max()
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), levels=st.sampled_from([2, 5, 1000]), pattern=st.sampled_from(["2:4", "4:8"]),
+       transposed=st.booleans())
+def test_n_m_keeps_n_of_every_m_consecutive_inputs(seed, levels, pattern, transposed):
+    n, m = map(int, pattern.split(":"))
+    shapes = {"a.0.w": (3, 8), "a.1.w": (5, 16)}
+    scores = _scores({k: v[::-1] if transposed else v for k, v in shapes.items()}, seed, levels)
+    weights = {k: PrunableWeight(k, 0, "q", None, transposed) for k in scores}
+    masks = masks_from_scores(scores, 1 - n / m, pattern, weights=weights)
+    for name, values in scores.items():
+        rows, kept = (values.t(), masks[name].t()) if transposed else (values, masks[name])
+        groups, kept_groups = rows.reshape(rows.shape[0], -1, m), kept.reshape(rows.shape[0], -1, m)
+        assert (kept_groups.sum(-1) == n).all()
+        assert (groups.masked_fill(~kept_groups, torch.inf).amin(-1)
+                >= groups.masked_fill(kept_groups, -torch.inf).amax(-1)).all()
+    with pytest.raises(ValueError, match=r"sparsity: 0.6 is not allowed with allocation 2:4; must be 0\.5"):
+        masks_from_scores(scores, 0.6, "2:4")
+    with pytest.raises(ValueError, match=r"groups of 8"):
+        masks_from_scores({"w": torch.ones(2, 12)}, 0.5, "4:8")
+
+
+def test_row_and_n_m_ties_go_to_the_lowest_index():
+    scores = {"w": torch.tensor([[1.0, 1.0, 1.0, 1.0, 2.0, 0.0, 0.0, 0.0]])}
+    assert masks_from_scores(scores, 0.5, "row")["w"].tolist() == [[True, True, True, False, True, False, False,
+                                                                      False]]
+    assert masks_from_scores(scores, 0.5, "2:4")["w"].tolist() == [[True, True, False, False, True, True, False,
+                                                                      False]]
+
+
+def test_layer_allocation_keeps_clip_towers_apart():
+    model = clip_model()
+    table = weight_table(model)
+    vision = {n for n in table if "vision_model" in n}
+    text = {n for n in table if "text_model" in n}
+    assert vision and text  # CLIPModel: both towers, blocks numbered across them
+    assert not {table[n].layer for n in vision} & {table[n].layer for n in text}
+    scores = {n: torch.full_like(p, 1.0 if n in vision else 0.0) for n, p in prunable_parameters(model).items()}
+    masks = masks_from_scores(scores, 0.5, "layer", weights=table)
+    for layer in {w.layer for w in table.values()}:
+        names = [n for n, w in table.items() if w.layer == layer]
+        kept, total = sum(int(masks[n].sum()) for n in names), sum(masks[n].numel() for n in names)
+        assert kept == round(0.5 * total), layer  # each block keeps half, whichever tower it is in
+    with pytest.raises(ValueError, match="weights="):
+        masks_from_scores(scores, 0.5, "layer")
 
 
 def test_ties_go_to_the_lowest_index_in_dict_order():

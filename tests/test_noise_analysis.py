@@ -44,8 +44,9 @@ def test_classes_and_kept_shares():
     assert shares[("all layers", "SEVENpre", "TSW")] == pytest.approx(2 / 15)
     order = kept_shares(sentinels, "SEVENpre")["layer_name"].unique().tolist()
     assert order == ["layer 0", "layer 1", "after blocks", "all layers"]
-    fig = sentinel_shares(kept_shares(sentinels, "SEVENpre"))
+    fig = sentinel_shares(kept_shares(sentinels, "SEVENpre"), "#2ca02c")
     assert {t.name for t in fig.data} == {"SEVENpre", "SNIP, same density"} and len(fig.data) == 4
+    assert {t.marker.color for t in fig.data} == {"#2ca02c", "#9e9e9e"}  # the run's colour, SNIP grey
 
 
 def test_noise_figures_draw_their_data_and_say_why_when_empty():

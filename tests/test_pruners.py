@@ -102,7 +102,7 @@ def test_gradual_follows_the_cubic_schedule_to_exact_sparsity(method):
     masks = get_masks(model)
     kept, total = _kept(masks)
     assert kept == round(0.3 * total)
-    if spec.uses_data:  # movement and PLATON score from the first step, SEVENdyn from t_i
+    if spec.needs != "nothing":  # movement and PLATON score from the first step, SEVENdyn from t_i
         assert first_scored == [0 if spec.scores_from_start else 3]
     if method == "seven":
         assert callback.scorer.t == 8  # scored on every step of the window, counter from its start

@@ -7,10 +7,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pruning import prunable_parameters, score
+from pruning import METHODS, prunable_parameters, score
 from pruning.methods.base import backward_on
-from pruning.methods.seven import SevenScorer
-from pruning.methods.snip import SnipScorer
 from pruning.models import load_model
 
 from .conftest import tiny_inputs
@@ -89,15 +87,15 @@ def test_steady_weights_outrank_noisy_ones_with_equal_mean_saliency(steps, sprea
         swing = 1 + spread if t % 2 == 0 else 1 - spread
         noisy = base * swing if variant == "abs" else base * (1 if t % 2 == 0 else -1)
         stream.append([torch.cat([base, noisy])])
-    snip = _feed(SnipScorer(params), params, stream)["w"]
-    seven = _feed(SevenScorer(params, beta1=0.8, beta2=0.9, variant=variant), params, stream)["w"]
+    snip = _feed(METHODS["snip"].make_scorer_for(params), params, stream)["w"]
+    seven = _feed(METHODS["seven"].make_scorer_for(params, beta1=0.8, beta2=0.9, variant=variant), params, stream)["w"]
     torch.testing.assert_close(snip[:n], snip[n:])  # noise-blind: a tie
     assert (seven[:n] > seven[n:]).all()
 
 
 def test_bad_seven_hyperparameters_are_named():
     model = load_model("tiny-bert", 3)
-    with pytest.raises(ValueError, match=r"variant: 'sign' is not one of abs, signed"):
+    with pytest.raises(ValueError, match=r"variant: 'sign' is not allowed; must be one of abs, signed"):
         score("seven", model, [], variant="sign")
-    with pytest.raises(ValueError, match=r"beta1: 1.0 is not in \[0, 1\)"):
+    with pytest.raises(ValueError, match=r"beta1: 1.0 is not allowed; must be in \[0, 1\)"):
         score("seven", model, [], beta1=1.0)

@@ -10,7 +10,7 @@ from pruning.compress import bake, compress, load_compressed, save_compressed
 from pruning.models import load_model
 from pruning.structured import KINDS, masked, ones, structured_blocks
 
-from .conftest import ARCHITECTURES, tiny_inputs
+from .conftest import ARCHITECTURES, clip_model, tiny_inputs
 
 
 def random_masks(blocks, seed=0, keep=0.5):
@@ -36,17 +36,6 @@ def padded_inputs(name):
     if "attention_mask" in inputs:
         inputs["attention_mask"][0, 8:] = 0  # padding must stay masked after compression
     return inputs
-
-
-def clip_model():
-    """A two-tower CLIPModel (text and vision), as tiny as the classifiers."""
-    torch.manual_seed(0)
-    tower = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64)
-    config = transformers.CLIPConfig(
-        text_config=dict(tower, vocab_size=5000, bos_token_id=101, eos_token_id=102, pad_token_id=0),
-        vision_config=dict(tower, image_size=28, patch_size=7, num_channels=1), projection_dim=16,
-    )
-    return transformers.CLIPModel(config).eval()
 
 
 @pytest.mark.parametrize("name", ARCHITECTURES)

@@ -39,5 +39,6 @@ st.caption("Counts from the probe at its recorded SNR threshold (`probe.snr_thre
            "SNIP's mask is SNIP on the same run's scoring batches at the same density.")
 for label in chosen:
     st.markdown(f"**{label}**")
-    st.plotly_chart(sentinel_shares(kept_shares(table(pruned[label], "sentinels"), pruned[label].method)),
+    chosen_run = pruned[label]
+    st.plotly_chart(sentinel_shares(kept_shares(table(chosen_run, "sentinels"), chosen_run.method), chosen_run.color),
                     width="stretch")

@@ -1,18 +1,36 @@
-"""What a pruning method is: a scorer (gradients in, one score per weight out) with its
-hyperparameters' defaults and the schedules it can prune on. Higher score = kept."""
+"""What a pruning method is, and the one way to add one: a file in pruning/methods/ that ends
+with `register(Method(...))`. The file declares everything about the method:
+- its equation (the module docstring) and a one-line summary;
+- a hyperparameter dataclass of pruning.options fields (defaults, allowed values, help);
+- its variants: each schedule it prunes on, as papers name it, with its colour on charts;
+- what it needs (NEEDS), the allocations it supports, presets of its papers' settings;
+- how it scores: a Scorer (higher = kept; serves every schedule), or, for methods that choose
+  masks themselves and may rewrite the kept weights, a one-shot function.
+The package discovers every module, so no other file names a method.
+"""
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
-from ..architectures import prunable_parameters
+from ..architectures import prunable_parameters, weight_table
+from ..masks import ALLOCATIONS, Masks, Scores, apply_masks, masks_from_scores
+from ..options import parse
 
 SCHEDULES = ("one-shot", "iterative", "gradual")
 """one-shot: score once, then fine-tune; iterative: prune before fine-tuning in T rounds on the
 exponential schedule; gradual: prune during fine-tuning on the cubic schedule."""
+NEEDS = ("nothing", "gradients", "hessian-vector", "activations")
+"""What scoring reads: the weights alone, gradients, Hessian-vector products, or the inputs of
+every prunable layer (forward passes only)."""
+
+
+@dataclass(frozen=True)
+class NoHparams:
+    """A method without hyperparameters."""
 
 
 class Scorer:
@@ -23,18 +41,17 @@ class Scorer:
     `scores()` may be called at any time; `forget(masks)` zeroes the state of pruned weights.
     """
 
-    uses_data = True
-
-    def __init__(self, params: dict[str, nn.Parameter]):
+    def __init__(self, params: dict[str, nn.Parameter], hparams=None):
         self.params = params
+        self.hparams = hparams
 
     def update(self, weights: dict[str, torch.Tensor] | None = None) -> None:
         """Accumulate this step's gradients (data-free scorers ignore them)."""
 
-    def scores(self) -> dict[str, torch.Tensor]:
+    def scores(self) -> Scores:
         raise NotImplementedError
 
-    def forget(self, masks: dict[str, torch.Tensor]) -> None:
+    def forget(self, masks: Masks) -> None:
         """No resurrection: a pruned weight's accumulated state is dropped (default: none kept)."""
 
     def accumulate(self, model: nn.Module, batches: Iterable[dict]) -> None:
@@ -44,37 +61,97 @@ class Scorer:
             self.update()
 
 
+class DataFreeScorer(Scorer):
+    """A scorer that reads only the weights: accumulating reads no batch."""
+
+    def accumulate(self, model: nn.Module, batches: Iterable[dict]) -> None:
+        """Nothing to read."""
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A schedule of a method as papers name it, and its colour on every chart. `resurrect` and
+    `allocation` (None: the run's) are part of what selects it."""
+
+    label: str
+    schedule: str
+    color: str
+    resurrect: bool = False
+    allocation: str | None = None
+
+
+OneShot = Callable[..., tuple[Masks, Scores]]
+"""one_shot(model, batches, sparsity, allocation, hparams) -> (masks, scores), masks applied."""
+
+
 @dataclass(frozen=True)
 class Method:
-    """A registered pruning method; `schedules[0]` is its default schedule."""
+    """A registered pruning method; the first variant's schedule is its default schedule."""
 
     name: str
     summary: str
-    scorer: type[Scorer]
-    hparams: dict[str, float | int | str | bool] = field(default_factory=dict)
-    schedules: tuple[str, ...] = ("one-shot",)
+    variants: tuple[Variant, ...]
+    needs: str
+    scorer: type[Scorer] | None = None
+    one_shot: OneShot | None = None
+    hparams: type = NoHparams
+    allocations: tuple[str, ...] = ALLOCATIONS
     presets: dict[str, dict] = field(default_factory=dict)
     scores_from_start: bool = False
     """gradual only: accumulate scores from the first fine-tuning step (movement, PLATON), not t_i"""
+    rewrites_weights: bool = False
+    """pruning also changes the kept weights (SparseGPT's reconstruction)"""
+
+    def __post_init__(self):
+        if self.needs not in NEEDS:
+            raise ValueError(f"{self.name}: needs {self.needs!r} is not one of {', '.join(NEEDS)}")
+        if (self.scorer is None) == (self.one_shot is None):
+            raise ValueError(f"{self.name}: give a scorer or a one_shot function, not both or neither")
+        unknown = {v.schedule for v in self.variants} - set(SCHEDULES)
+        if unknown or (self.scorer is None and self.schedules != ("one-shot",)):
+            raise ValueError(f"{self.name}: schedules {self.schedules} (a one_shot method has one-shot only)")
 
     @property
-    def uses_data(self) -> bool:
-        return self.scorer.uses_data
+    def schedules(self) -> tuple[str, ...]:
+        """The schedules of its variants, the default first."""
+        return tuple(dict.fromkeys(v.schedule for v in self.variants))
 
-    def check_hparams(self, given: dict) -> dict:
-        """Defaults overlaid with `given`; an unknown name is a ValueError listing the known ones."""
-        unknown = sorted(set(given) - set(self.hparams))
-        if unknown:
-            allowed = ", ".join(sorted(self.hparams)) or "none"
-            raise ValueError(f"prune.hparams: {', '.join(unknown)} not known to {self.name}; allowed: {allowed}")
-        return {**self.hparams, **given}
+    def parse_hparams(self, given: dict):
+        """The hyperparameter dataclass from `given` over its defaults, every field checked."""
+        return parse(self.hparams, given, "prune.hparams", owner=self.name)
 
     def make_scorer(self, model: nn.Module, **hparams) -> Scorer:
         return self.make_scorer_for(prunable_parameters(model), **hparams)
 
     def make_scorer_for(self, params: dict[str, nn.Parameter], **hparams) -> Scorer:
         """A scorer over any named parameters (the prunable ones of a model, or a test's own)."""
-        return self.scorer(params, **self.check_hparams(hparams))
+        if self.scorer is None:
+            raise ValueError(f"{self.name} chooses its masks itself (one-shot only); it has no scorer")
+        return self.scorer(params, self.parse_hparams(hparams))
+
+    def prune_once(self, model: nn.Module, batches: Iterable[dict], sparsity: float, allocation: str = "global",
+                   **hparams) -> tuple[Masks, Scores]:
+        """One-shot pruning of `model` in place: (masks, the scores they were chosen by)."""
+        if allocation not in self.allocations:
+            raise ValueError(f"prune.allocation: {allocation!r} is not allowed for {self.name}; "
+                             f"allowed: {', '.join(self.allocations)}")
+        if self.one_shot is not None:
+            return self.one_shot(model, batches, sparsity, allocation, self.parse_hparams(hparams))
+        scores = accumulate(self.make_scorer(model, **hparams), model, batches).scores()
+        masks = masks_from_scores(scores, sparsity, allocation, weights=weight_table(model))
+        apply_masks(model, masks)
+        return masks, scores
+
+
+REGISTRY: dict[str, Method] = {}
+
+
+def register(method: Method) -> Method:
+    """Add `method` to the registry (once per name); returns it."""
+    if method.name in REGISTRY:
+        raise ValueError(f"method {method.name!r} is registered twice")
+    REGISTRY[method.name] = method
+    return method
 
 
 @contextmanager
@@ -91,6 +168,17 @@ def gradients_only_for(model: nn.Module, params: dict[str, nn.Parameter]):
             p.requires_grad_(previous[name])
 
 
+@contextmanager
+def evaluating(model: nn.Module):
+    """Eval mode (no dropout) within the block; the training mode is restored after."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
 def backward_on(model: nn.Module, batch: dict[str, torch.Tensor]) -> float:
     """Fresh gradients of the loss on `batch`; returns the loss."""
     model.zero_grad(set_to_none=True)
@@ -101,13 +189,9 @@ def backward_on(model: nn.Module, batch: dict[str, torch.Tensor]) -> float:
 
 def accumulate(scorer: Scorer, model: nn.Module, batches: Iterable[dict]) -> Scorer:
     """One pass of `scorer` over `batches` at fixed weights (eval mode: no dropout)."""
-    if scorer.uses_data:
-        was_training = model.training
-        model.eval()
-        with gradients_only_for(model, scorer.params):
-            scorer.accumulate(model, batches)
-        model.zero_grad(set_to_none=True)
-        model.train(was_training)
+    with evaluating(model), gradients_only_for(model, scorer.params):
+        scorer.accumulate(model, batches)
+    model.zero_grad(set_to_none=True)
     return scorer
 
 

@@ -7,19 +7,25 @@ least), so the kept-is-higher score is S = θ ⊙ Hḡ. `temperature` divides th
 authors use 200 on CIFAR; 1 leaves the loss as fine-tuning sees it). One-shot only.
 """
 
+from dataclasses import dataclass
+
 import torch
 from torch.nn import functional
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from .base import Method, Scorer
+from ..options import option
+from .base import Method, Scorer, Variant, register
+
+
+@dataclass(frozen=True)
+class GraspHparams:
+    temperature: float = option(1.0, "divides the logits of the scoring loss (the authors: 200)", "(0, inf)")
 
 
 class GraspScorer(Scorer):
-    def __init__(self, params, temperature: float = 1.0):
-        super().__init__(params)
-        if temperature <= 0:
-            raise ValueError(f"prune.hparams.temperature: {temperature} is not > 0")
-        self.temperature = temperature
+    def __init__(self, params, hparams: GraspHparams):
+        super().__init__(params, hparams)
+        self.temperature = hparams.temperature
         self.hg = {name: torch.zeros_like(p) for name, p in params.items()}
 
     def _loss(self, model, batch) -> torch.Tensor:
@@ -48,5 +54,7 @@ class GraspScorer(Scorer):
     def scores(self) -> dict[str, torch.Tensor]:
         return {name: p.detach() * self.hg[name] for name, p in self.params.items()}
 
-METHOD = Method("grasp", "θ⊙Hḡ: keep weights whose removal would most reduce gradient flow", GraspScorer,
-                hparams={"temperature": 1.0})
+register(Method(
+    "grasp", "θ⊙Hḡ: keep weights whose removal would most reduce gradient flow", needs="hessian-vector",
+    scorer=GraspScorer, hparams=GraspHparams, variants=(Variant("GraSP", "one-shot", "#8c564b"),),
+))

@@ -3,15 +3,15 @@ One-shot, or gradual (cubic schedule during fine-tuning, scored on the current w
 
 import torch
 
-from .base import Method, Scorer
+from .base import DataFreeScorer, Method, Variant, register
 
 
-class MagnitudeScorer(Scorer):
-    uses_data = False
-
+class MagnitudeScorer(DataFreeScorer):
     def scores(self) -> dict[str, torch.Tensor]:
         return {name: p.detach().abs().clone() for name, p in self.params.items()}
 
 
-METHOD = Method("magnitude", "|θ|: keep the largest weights", MagnitudeScorer,
-                schedules=("one-shot", "gradual"))
+register(Method(
+    "magnitude", "|θ|: keep the largest weights", needs="nothing", scorer=MagnitudeScorer,
+    variants=(Variant("magnitude", "one-shot", "#1f77b4"), Variant("gradual magnitude", "gradual", "#9467bd")),
+))

@@ -4,12 +4,12 @@ schedule; scores accumulate from the first fine-tuning step."""
 
 import torch
 
-from .base import Method, Scorer
+from .base import Method, Scorer, Variant, register
 
 
 class MovementScorer(Scorer):
-    def __init__(self, params):
-        super().__init__(params)
+    def __init__(self, params, hparams=None):
+        super().__init__(params, hparams)
         self.total = {name: torch.zeros_like(p) for name, p in params.items()}
 
     @torch.no_grad()
@@ -21,5 +21,7 @@ class MovementScorer(Scorer):
         return self.total
 
 
-METHOD = Method("movement", "−Σ θ⊙g during fine-tuning: keep weights moving away from zero", MovementScorer,
-                schedules=("gradual",), scores_from_start=True)
+register(Method(
+    "movement", "−Σ θ⊙g during fine-tuning: keep weights moving away from zero", needs="gradients",
+    scorer=MovementScorer, variants=(Variant("movement", "gradual", "#d62728"),), scores_from_start=True,
+))

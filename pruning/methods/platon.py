@@ -5,27 +5,33 @@ After every backward during fine-tuning:
 on the cubic schedule, re-masking every ΔT steps (`prune.every`); scores accumulate from the
 first fine-tuning step. Pruned weights' Ī and U are dropped at each mask update."""
 
+from dataclasses import dataclass
+
 import torch
 
-from .base import Method, Scorer
+from ..options import option
+from .base import Method, Scorer, Variant, register
+
+
+@dataclass(frozen=True)
+class PlatonHparams:
+    beta1: float = option(0.85, "EMA decay β1 of the importance Ī", "[0, 1)")
+    beta2: float = option(0.95, "EMA decay β2 of the uncertainty U", "[0, 1)")
 
 
 class PlatonScorer(Scorer):
-    def __init__(self, params, beta1: float = 0.85, beta2: float = 0.95):
-        super().__init__(params)
-        for name, beta in (("beta1", beta1), ("beta2", beta2)):
-            if not 0 <= beta < 1:
-                raise ValueError(f"prune.hparams.{name}: {beta} is not in [0, 1)")
-        self.beta1, self.beta2 = beta1, beta2
+    def __init__(self, params, hparams: PlatonHparams):
+        super().__init__(params, hparams)
         self.mean = {name: torch.zeros_like(p) for name, p in params.items()}
         self.uncertainty = {name: torch.zeros_like(m) for name, m in self.mean.items()}
 
     @torch.no_grad()
     def update(self, weights=None) -> None:
+        beta1, beta2 = self.hparams.beta1, self.hparams.beta2
         for name, p in self.params.items():
             importance = (p * p.grad).abs_()
-            mean = self.mean[name].lerp_(importance, 1 - self.beta1)
-            self.uncertainty[name].lerp_(importance.sub_(mean).abs_(), 1 - self.beta2)
+            mean = self.mean[name].lerp_(importance, 1 - beta1)
+            self.uncertainty[name].lerp_(importance.sub_(mean).abs_(), 1 - beta2)
 
     def scores(self) -> dict[str, torch.Tensor]:
         return {name: self.mean[name] * self.uncertainty[name] for name in self.params}
@@ -37,6 +43,8 @@ class PlatonScorer(Scorer):
             self.uncertainty[name].mul_(mask)
 
 
-METHOD = Method("platon", "Ī⊙U: smoothed sensitivity times its uncertainty, pruned on the cubic schedule",
-                PlatonScorer, hparams={"beta1": 0.85, "beta2": 0.95}, schedules=("gradual",),
-                scores_from_start=True)
+register(Method(
+    "platon", "Ī⊙U: smoothed sensitivity times its uncertainty, pruned on the cubic schedule",
+    needs="gradients", scorer=PlatonScorer, hparams=PlatonHparams,
+    variants=(Variant("PLATON", "gradual", "#393b79"),), scores_from_start=True,
+))

@@ -12,11 +12,12 @@ Pruned weights' m, v and S are reset to 0 at every mask update (no resurrection)
 Iterative schedule = SEVENpre (Algorithm 1); gradual schedule = SEVENdyn (Algorithm 2).
 """
 
+from dataclasses import dataclass
+
 import torch
 
-from .base import Method, Scorer, corrected_ratio
-
-VARIANTS = ("abs", "signed")
+from ..options import option
+from .base import Method, Scorer, Variant, corrected_ratio, register
 
 PRESETS = {
     # paper, BERT-base on GLUE: (β1, β2) and SEVENdyn's (t_i, N_p) in steps
@@ -31,20 +32,24 @@ PRESETS = {
 }
 
 
+@dataclass(frozen=True)
+class SevenHparams:
+    beta1: float = option(0.8, "decay β1 of the first moment m", "[0, 1)")
+    beta2: float = option(0.9, "decay β2 of the second moment v", "[0, 1)")
+    eps: float = option(1e-9, "ε in c = m̂ / (√v̂ + ε)", "(0, inf)")
+    variant: str = option("abs", "moments of |g| (the authors' code) or of g (the paper)", ("abs", "signed"))
+    foreach: bool = option(False, "one fused torch._foreach_* op per term instead of a per-tensor loop")
+
+
 class SevenScorer(Scorer):
     """`foreach`: one fused torch._foreach_* op over all tensors per term, or (default) a loop
     that finishes each tensor while it is in cache and allocates one tensor-sized scratch at a
     time (bench/seven_overhead.py measures both)."""
 
-    def __init__(self, params, beta1: float = 0.8, beta2: float = 0.9, eps: float = 1e-9,
-                 variant: str = "abs", foreach: bool = False):
-        super().__init__(params)
-        if variant not in VARIANTS:
-            raise ValueError(f"prune.hparams.variant: {variant!r} is not one of {', '.join(VARIANTS)}")
-        for name, beta in (("beta1", beta1), ("beta2", beta2)):
-            if not 0 <= beta < 1:
-                raise ValueError(f"prune.hparams.{name}: {beta} is not in [0, 1)")
-        self.beta1, self.beta2, self.eps, self.variant, self.foreach = beta1, beta2, eps, variant, foreach
+    def __init__(self, params, hparams: SevenHparams):
+        super().__init__(params, hparams)
+        h = hparams
+        self.beta1, self.beta2, self.eps, self.variant, self.foreach = h.beta1, h.beta2, h.eps, h.variant, h.foreach
         self.names = list(params)
         self.m = [torch.zeros_like(p) for p in params.values()]
         self.v = [torch.zeros_like(p) for p in params.values()]
@@ -92,8 +97,8 @@ class SevenScorer(Scorer):
             torch._foreach_mul_(state, kept)
 
 
-METHOD = Method(
-    "seven", "Adam-corrected |θ⊙ĝ|: keeps weights whose gradients are steady (sentinels)",
-    SevenScorer, hparams={"beta1": 0.8, "beta2": 0.9, "eps": 1e-9, "variant": "abs", "foreach": False},
-    schedules=("iterative", "gradual"), presets=PRESETS,
-)
+register(Method(
+    "seven", "Adam-corrected |θ⊙ĝ|: keeps weights whose gradients are steady (sentinels)", needs="gradients",
+    scorer=SevenScorer, hparams=SevenHparams, presets=PRESETS,
+    variants=(Variant("SEVENpre", "iterative", "#2ca02c"), Variant("SEVENdyn", "gradual", "#17becf")),
+))

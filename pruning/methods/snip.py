@@ -1,14 +1,16 @@
 """SNIP (Lee et al. 2019) on the pretrained weights: S = (1/N) Σ_t |θ ⊙ g_t|, the noise-blind
-saliency. One-shot, or iterative (Iter-SNIP: recomputed on the masked network each round)."""
+saliency. One-shot, or iterative (Iter-SNIP: recomputed on the masked network each round;
+FORCE, de Jorge et al. 2021: the same with resurrection, pruned weights scored at their
+original values)."""
 
 import torch
 
-from .base import Method, Scorer
+from .base import Method, Scorer, Variant, register
 
 
 class SnipScorer(Scorer):
-    def __init__(self, params):
-        super().__init__(params)
+    def __init__(self, params, hparams=None):
+        super().__init__(params, hparams)
         self.total = {name: torch.zeros_like(p, dtype=torch.float32) for name, p in params.items()}
         self.count = 0
 
@@ -27,5 +29,11 @@ class SnipScorer(Scorer):
             self.total[name].mul_(mask)
 
 
-METHOD = Method("snip", "|θ⊙g| averaged over batches: sensitivity, blind to gradient noise", SnipScorer,
-                schedules=("one-shot", "iterative"))
+register(Method(
+    "snip", "|θ⊙g| averaged over batches: sensitivity, blind to gradient noise", needs="gradients",
+    scorer=SnipScorer, variants=(
+        Variant("SNIP", "one-shot", "#ff7f0e"),
+        Variant("Iter-SNIP", "iterative", "#e6a23c"),
+        Variant("FORCE", "iterative", "#bcbd22", resurrect=True),
+    ),
+))

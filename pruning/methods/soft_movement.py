@@ -8,18 +8,28 @@ the threshold that meets the cubic schedule's density (top-k by S). Weights whos
 below the penalty drift down steadily, which is what separates it from (hard) movement.
 """
 
+from dataclasses import dataclass
+
 import torch
 
-from .base import Method, Scorer, corrected_ratio
+from ..options import option
+from .base import Method, Scorer, Variant, corrected_ratio, register
+
+
+@dataclass(frozen=True)
+class SoftMovementHparams:
+    l1: float = option(1e-6, "L1 penalty λ on σ(S)", "[0, inf)")
+    score_lr: float = option(1e-2, "Adam learning rate η of the scores", "(0, inf)")
+    beta1: float = option(0.9, "Adam β1 of the scores", "[0, 1)")
+    beta2: float = option(0.999, "Adam β2 of the scores", "[0, 1)")
+    eps: float = option(1e-8, "Adam ε of the scores", "(0, inf)")
 
 
 class SoftMovementScorer(Scorer):
-    def __init__(self, params, l1: float = 1e-6, score_lr: float = 1e-2, beta1: float = 0.9,
-                 beta2: float = 0.999, eps: float = 1e-8):
-        super().__init__(params)
-        if l1 < 0 or score_lr <= 0:
-            raise ValueError(f"prune.hparams: l1 ({l1}) must be >= 0 and score_lr ({score_lr}) > 0")
-        self.l1, self.lr, self.beta1, self.beta2, self.eps = l1, score_lr, beta1, beta2, eps
+    def __init__(self, params, hparams: SoftMovementHparams):
+        super().__init__(params, hparams)
+        h = hparams
+        self.l1, self.lr, self.beta1, self.beta2, self.eps = h.l1, h.score_lr, h.beta1, h.beta2, h.eps
         self.s = {name: torch.zeros_like(p) for name, p in params.items()}
         self.m = {name: torch.zeros_like(s) for name, s in self.s.items()}
         self.v = {name: torch.zeros_like(s) for name, s in self.s.items()}
@@ -39,8 +49,8 @@ class SoftMovementScorer(Scorer):
         return self.s
 
 
-METHOD = Method(
+register(Method(
     "soft-movement", "Adam-trained scores with an L1 penalty on σ(S): movement that lets idle weights sink",
-    SoftMovementScorer, hparams={"l1": 1e-6, "score_lr": 1e-2, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
-    schedules=("gradual",), scores_from_start=True,
-)
+    needs="gradients", scorer=SoftMovementScorer, hparams=SoftMovementHparams,
+    variants=(Variant("soft movement", "gradual", "#e377c2"),), scores_from_start=True,
+))

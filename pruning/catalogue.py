@@ -1,0 +1,37 @@
+"""The registry described for people: `python -m pruning methods [NAME]` and the README's method
+table (`--markdown`), both read from the method files' declarations."""
+
+from .methods import METHODS, Method
+from .options import describe
+
+
+def _variant_text(method: Method) -> str:
+    parts = []
+    for v in method.variants:
+        where = v.schedule + (" + resurrection" if v.resurrect else "") + (f", {v.allocation}" if v.allocation else "")
+        parts.append(f"{v.label} ({where})")
+    return "; ".join(parts)
+
+
+def method_help(method: Method) -> str:
+    """A method's summary, variants, needs, allocations and hyperparameters."""
+    lines = [f"{method.name}: {method.summary}", f"  variants: {_variant_text(method)}",
+             f"  needs: {method.needs}; allocations: {', '.join(method.allocations)}"
+             + ("; rewrites the kept weights" if method.rewrites_weights else "")]
+    if method.presets:
+        lines.append(f"  presets: {', '.join(method.presets)}")
+    for row in describe(method.hparams):
+        allowed = f", {row['allowed']}" if row["allowed"] else ""
+        lines.append(f"  prune.hparams.{row['name']} = {row['default']!r} ({row['type']}{allowed}): {row['help']}")
+    return "\n".join(lines)
+
+
+def methods_markdown() -> str:
+    """One table row per method: summary, variants (the names studies use), needs, hyperparameters."""
+    rows = ["| method | score (kept = higher) | variants: schedule | needs | hyperparameters |",
+            "| --- | --- | --- | --- | --- |"]
+    for method in METHODS.values():
+        hparams = ", ".join(f"`{r['name']}` = {r['default']!r}" for r in describe(method.hparams)) or "-"
+        summary = method.summary.replace("|", "\\|")
+        rows.append(f"| `{method.name}` | {summary} | {_variant_text(method)} | {method.needs} | {hparams} |")
+    return "\n".join(rows)
