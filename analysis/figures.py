@@ -65,24 +65,28 @@ def accuracy_bands(table: pd.DataFrame, metric: str = "val_accuracy") -> go.Figu
     return fig
 
 
-def sparsity_grid(layers: pd.DataFrame) -> pd.DataFrame:
-    """Sparsity as a layer x module table (rows in block order, pooler last; columns in role order)."""
-    grid = layers.pivot_table(index="layer", columns="module", values="sparsity", aggfunc="mean")
+def sparsity_grid(layers: pd.DataFrame, value: str = "sparsity") -> pd.DataFrame:
+    """`value` (default: sparsity) as a layer x module table (rows in block order, pooler last;
+    columns in role order)."""
+    grid = layers.pivot_table(index="layer", columns="module", values=value, aggfunc="mean")
     rows = sorted(grid.index, key=lambda layer: (layer < 0, layer))
     columns = [role for role in ROLES if role in grid.columns]
     return grid.loc[rows, columns]
 
 
-def layer_sparsity_heatmap(layers: pd.DataFrame, title: str = "") -> go.Figure:
-    """Heatmap of sparsity per block and module, each cell labelled with its percentage."""
+def layer_sparsity_heatmap(layers: pd.DataFrame, title: str = "", value: str = "sparsity",
+                           label: str = "sparsity", colorscale: str = "Blues") -> go.Figure:
+    """Heatmap of `value` (default: sparsity, 0 to 100%) per block and module, each cell
+    labelled with its percentage."""
     if layers.empty:
         return empty_figure("This run has no prunable weights recorded.")
-    grid = sparsity_grid(layers)
+    grid = sparsity_grid(layers, value)
+    top = 1.0 if value == "sparsity" else max(float(grid.max().max()), 1e-12)
     fig = go.Figure(go.Heatmap(
         z=grid.to_numpy(), x=[ROLE_LABELS[c] for c in grid.columns], y=[layer_label(r) for r in grid.index],
-        zmin=0, zmax=1, colorscale="Blues", colorbar=dict(title="sparsity", tickformat=".0%"),
+        zmin=0, zmax=top, colorscale=colorscale, colorbar=dict(title=label, tickformat=".0%"),
         text=[[("" if pd.isna(v) else f"{100 * v:.1f}%") for v in row] for row in grid.to_numpy()],
-        texttemplate="%{text}", hovertemplate="%{y} · %{x}<br>sparsity %{z:.2%}<extra></extra>",
+        texttemplate="%{text}", hovertemplate=f"%{{y}} · %{{x}}<br>{label} %{{z:.2%}}<extra></extra>",
     ))
     fig.update_layout(title=title, height=120 + 42 * len(grid), margin=dict(t=40 if title else 20))
     fig.update_yaxes(autorange="reversed")

@@ -1,6 +1,6 @@
 """Aggregations of the noise probe's tables: RGV per group, sentinel classes, kept shares.
 
-RGV of a group = Σ numerators / Σ denominators of its matrices at a step (ALGORITHMS.md);
+RGV of a group = Σ numerators / Σ denominators of its matrices at a step (docs/ALGORITHMS.md);
 a sentinel (SW) is a weight inside the saliency top set with SNR >= threshold, a temporary
 sentinel (TSW) one inside it with SNR < threshold.
 """

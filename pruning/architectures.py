@@ -1,6 +1,6 @@
 """Where each supported transformer keeps its blocks, and what every linear module in a block does.
 
-One rule decides what is prunable for every method (ALGORITHMS.md): the weights of the
+One rule decides what is prunable for every method (docs/ALGORITHMS.md): the weights of the
 linear modules inside the transformer blocks (attention q/k/v/out, FFN in/out and, for
 gated FFNs, gate) plus the pooler (for the small CNN baseline: its convolutions and hidden
 fully-connected layer). Embeddings, LayerNorms, biases and the task head are
@@ -164,6 +164,6 @@ def _has_submodule(model: nn.Module, path: str) -> bool:
 
 
 def prunable_parameters(model: nn.Module) -> dict[str, nn.Parameter]:
-    """name -> Parameter for every prunable weight of `model` (the one rule of ALGORITHMS.md)."""
+    """name -> Parameter for every prunable weight of `model` (the one rule of docs/ALGORITHMS.md)."""
     params = dict(model.named_parameters())
     return {w.name: params[w.name] for w in prunable_weights(model)}

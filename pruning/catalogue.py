@@ -19,7 +19,9 @@ def method_help(method: Method) -> str:
              f"  needs: {method.needs}; allocations: {', '.join(method.allocations)}"
              + ("; rewrites the kept weights" if method.rewrites_weights else "")]
     if method.presets:
-        lines.append(f"  presets: {', '.join(method.presets)}")
+        lines.append("  presets (prune.preset): " + "; ".join(
+            f"{name} ({', '.join(f'{schedule}: {values}' for schedule, values in by_schedule.items())})"
+            for name, by_schedule in method.presets.items()))
     for row in describe(method.hparams):
         allowed = f", {row['allowed']}" if row["allowed"] else ""
         lines.append(f"  prune.hparams.{row['name']} = {row['default']!r} ({row['type']}{allowed}): {row['help']}")

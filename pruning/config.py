@@ -77,17 +77,22 @@ class PruneConfig:
 
     def window(self, steps: int) -> tuple[int, int]:
         """(t_i, N_p) of the gradual schedule for a fine-tuning of `steps` steps."""
-        preset = METHODS[self.method].presets.get(self.preset, {})
+        preset = self.preset_values
         start = self.start if self.start >= 0 else preset.get("start", round(0.1 * steps))
         duration = self.duration if self.duration >= 0 else preset.get("duration", round(0.5 * steps))
         return start, duration
+
+    @property
+    def preset_values(self) -> dict:
+        """What the preset sets for this method on this schedule ({} without a preset)."""
+        return METHODS[self.method].presets.get(self.preset, {}).get(self.resolved_schedule, {})
 
     def resolved_hparams(self, seed: int) -> dict:
         """Method defaults, then the preset's hyperparameters, then `hparams`; the run's `seed`
         where the method takes one and the config does not set it. Every value checked."""
         method = METHODS[self.method]
         names = {f.name for f in dataclasses.fields(method.hparams)}
-        preset = {k: v for k, v in method.presets.get(self.preset, {}).items() if k in names}
+        preset = {k: v for k, v in self.preset_values.items() if k in names}
         given = {**preset, **self.hparams}
         if "seed" in names and "seed" not in self.hparams:
             given["seed"] = seed
@@ -239,8 +244,12 @@ def _check_ranges(config: RunConfig) -> None:
             ("prune.sparsity", prune.sparsity, 0 <= prune.sparsity < 1, "in [0, 1)"),
             ("prune.schedule", prune.resolved_schedule, prune.resolved_schedule in method.schedules,
              f"one of {', '.join(method.schedules)} for {method.name}"),
-            ("prune.preset", prune.preset, prune.preset in ("", *method.presets),
-             f"one of {', '.join(method.presets) or 'none'} for {method.name}"),
+            ("prune.preset", prune.preset, prune.preset == "" or prune.resolved_schedule in
+             method.presets.get(prune.preset, {}),
+             "one of " + ", ".join(p for p, v in method.presets.items() if prune.resolved_schedule in v)
+             + f" for {method.name} on {prune.resolved_schedule}"
+             if any(prune.resolved_schedule in v for v in method.presets.values())
+             else f"empty: {method.name} has no preset on {prune.resolved_schedule}"),
             ("prune.score_batches", prune.score_batches, prune.score_batches >= 1, ">= 1"),
             ("prune.iterations", prune.iterations, prune.iterations >= 1, ">= 1"),
             ("prune.every", prune.every, prune.every >= 1, ">= 1"),

@@ -16,7 +16,7 @@ entry is that pair (d_h/2 entries); zeroing both before the rotation removes bot
 Parameters one entry controls (biases included; "row" = in + bias, "column" = out):
     QK: dims·(H + H_kv)·row(q)     VO: H_kv·row(v) + H·column(o)
     FFN: row(in) + row(gate) + column(out)
-which for BERT gives 2·H·(d_model + 1), H·(2·d_model + 1) and 2·d_model + 1 (ALGORITHMS.md).
+which for BERT gives 2·H·(d_model + 1), H·(2·d_model + 1) and 2·d_model + 1 (docs/ALGORITHMS.md).
 """
 
 from collections.abc import Iterator

@@ -128,3 +128,21 @@ def test_noise_pages_show_the_probe_of_the_picked_run(monkeypatch, smoke_runs, p
         assert [t["type"] for t in charts[0]["data"]] == ["scattergl"] * 3
         assert any(target.label in m.value for m in at.markdown)  # its SW/TSW shares are shown
         assert len(charts) == 3  # scatter, selection breakdown, shares
+
+
+def test_layer_page_shows_how_far_a_method_that_rewrites_weights_moved_the_kept_ones(monkeypatch, tmp_path):
+    from dataclasses import replace
+
+    from pruning.config import load_config
+    from pruning.runner import execute
+
+    from .conftest import SMOKE
+
+    base = load_config(SMOKE)
+    execute(replace(base, prune=replace(base.prune, method="sparsegpt", allocation="module")), tmp_path)
+    at = _open(_app(monkeypatch, tmp_path), PAGES[1])
+    charts = _charts(at)
+    assert len(charts) == 2 and "relative change" in json.dumps(charts[1]["data"][0]["colorbar"])
+    changes = np.array(_array(charts[1]["data"][0]["z"]), dtype=float)
+    assert np.nanmin(changes) > 0  # every matrix was reconstructed
+    assert any("rewrites the weights it keeps" in c.value for c in at.caption)

@@ -63,3 +63,13 @@ def test_bad_files_and_overrides(tmp_path):
         load_config(tmp_path / "bad.toml")
     with pytest.raises(ConfigError, match=r"expected section\.field=value"):
         load_config(SMOKE, ["sparsity"])
+
+
+def test_presets_are_per_schedule():
+    gradual = config_from_dict({"prune": {"method": "seven", "schedule": "gradual", "preset": "sst-2"},
+                                "finetune": {"steps": 6000}})
+    assert gradual.prune.resolved_hparams(0)["beta1"] == 0.8 and gradual.prune.window(6000) == (1000, 4000)
+    pre = config_from_dict({"prune": {"method": "seven", "preset": "sst-2"}})
+    assert (pre.prune.resolved_hparams(0)["beta1"], pre.prune.resolved_hparams(0)["beta2"]) == (0.5, 0.7)
+    with pytest.raises(ConfigError, match="must be empty: snip has no preset on one-shot"):
+        config_from_dict({"prune": {"method": "snip", "preset": "sst-2"}})

@@ -117,6 +117,12 @@ def test_every_declaration_is_complete_and_its_defaults_obey_their_own_rules(nam
     for variant in method.variants:
         assert variant.color.startswith("#") and len(variant.color) == 7
         assert variant.allocation in (None, *method.allocations)
+    names = {f.name for f in dataclasses.fields(method.hparams)}
+    for by_schedule in method.presets.values():
+        assert set(by_schedule) <= set(method.schedules)
+        for values in by_schedule.values():  # a preset sets hyperparameters and the gradual window only
+            assert set(values) <= names | {"start", "duration"}
+            parse(method.hparams, {k: v for k, v in values.items() if k in names}, "prune.hparams")
     defaults = parse(method.hparams, {}, "prune.hparams")
     rows = describe(method.hparams)
     assert all(r["help"] for r in rows)

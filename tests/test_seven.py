@@ -15,7 +15,7 @@ from .conftest import tiny_inputs
 
 
 def _reference_seven(weights, grads, beta1, beta2, eps, variant):
-    """The formula of ALGORITHMS.md, written out element by element in float64."""
+    """The formula of docs/ALGORITHMS.md, written out element by element in float64."""
     out = torch.zeros(weights.numel(), dtype=torch.float64)
     flat_w = weights.double().flatten()
     for i in range(weights.numel()):

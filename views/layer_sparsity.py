@@ -16,10 +16,19 @@ b.metric("Sparsity of prunable weights", f"{1 - kept / total:.1%}")
 c.metric("Weights kept", f"{kept / 1e6:.2f}M of {total / 1e6:.2f}M" if total > 1e5 else f"{kept:,} of {total:,}")
 st.plotly_chart(layer_sparsity_heatmap(layers, title=run.label), width="stretch")
 
+if run.manifest.get("rewrites_weights") and "kept_change" in layers:
+    st.subheader("How far pruning moved the weights it kept")
+    st.caption(f"{run.method} rewrites the weights it keeps (SparseGPT's reconstruction compensates each "
+               "removal on the weights not yet processed). Per matrix ‖(W′ − W) ⊙ M‖ / ‖W ⊙ M‖ over the kept "
+               "entries M, right after pruning and before recovery fine-tuning; score-and-mask methods leave it 0.")
+    st.plotly_chart(layer_sparsity_heatmap(layers, value="kept_change", label="relative change",
+                                           colorscale="Oranges"), width="stretch")
+
 details = layers.assign(
     layer=layers["layer"].map(layer_label), module=layers["module"].map(ROLE_LABELS),
     shape=[f"{r} × {c}" for r, c in zip(layers["rows"], layers["cols"], strict=True)],
-)[["layer", "module", "shape", "nonzero", "numel", "sparsity", "name"]]
+)[["layer", "module", "shape", "nonzero", "numel", "sparsity", *(["kept_change"] if "kept_change" in layers else []),
+   "name"]]
 for layer, rows in details.groupby("layer", sort=False):
     share = 1 - rows["nonzero"].sum() / rows["numel"].sum()
     with st.expander(f"{layer}: {share:.1%} sparsity, {rows['nonzero'].sum():,} weights kept"):
@@ -27,4 +36,5 @@ for layer, rows in details.groupby("layer", sort=False):
             "sparsity": st.column_config.NumberColumn(format="percent"),
             "nonzero": st.column_config.NumberColumn("non-zeros", format="localized"),
             "numel": st.column_config.NumberColumn("weights", format="localized"),
+            "kept_change": st.column_config.NumberColumn("kept weights moved", format="percent"),
         })

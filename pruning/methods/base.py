@@ -96,7 +96,8 @@ class Method:
     one_shot: OneShot | None = None
     hparams: type = NoHparams
     allocations: tuple[str, ...] = ALLOCATIONS
-    presets: dict[str, dict] = field(default_factory=dict)
+    presets: dict[str, dict[str, dict]] = field(default_factory=dict)
+    """name -> schedule -> hyperparameters and schedule fields (start, duration, …) of a paper"""
     scores_from_start: bool = False
     """gradual only: accumulate scores from the first fine-tuning step (movement, PLATON), not t_i"""
     rewrites_weights: bool = False
