@@ -18,9 +18,9 @@ st.plotly_chart(layer_sparsity_heatmap(layers, title=run.label), width="stretch"
 
 if run.manifest.get("rewrites_weights") and "kept_change" in layers:
     st.subheader("How far pruning moved the weights it kept")
-    st.caption(f"{run.method} rewrites the weights it keeps (SparseGPT's reconstruction compensates each "
-               "removal on the weights not yet processed). Per matrix ‖(W′ − W) ⊙ M‖ / ‖W ⊙ M‖ over the kept "
-               "entries M, right after pruning and before recovery fine-tuning; score-and-mask methods leave it 0.")
+    st.caption(f"{run.method} rewrites the weights it keeps: each removal is compensated on the weights of the "
+               "row not yet processed (the OBS update). Per matrix ‖(W′ − W) ⊙ M‖ / ‖W ⊙ M‖ over the kept entries "
+               "M, right after pruning and before recovery fine-tuning; score-and-mask methods leave it 0.")
     st.plotly_chart(layer_sparsity_heatmap(layers, value="kept_change", label="relative change",
                                            colorscale="Oranges"), width="stretch")
 
