@@ -28,3 +28,9 @@ def final_metrics(runs: list[Run]) -> pd.DataFrame:
             "duration_s": m.get("duration_s"), "created": m.get("created"), "problem": run.problem,
         })
     return pd.DataFrame(rows, columns=RUN_COLUMNS)
+
+
+def layer_share(layers: pd.DataFrame, module: str) -> float | None:
+    """Sparsity of one module type over all its matrices (None: the run did not prune it)."""
+    rows = layers[layers["module"] == module]
+    return None if rows.empty else float(1 - rows["nonzero"].sum() / rows["numel"].sum())

@@ -2,9 +2,9 @@
 
 One rule decides what is prunable for every method (docs/ALGORITHMS.md): the weights of the
 linear modules inside the transformer blocks (attention q/k/v/out, FFN in/out and, for
-gated FFNs, gate) plus the pooler (for the small CNN baseline: its convolutions and hidden
-fully-connected layer). Embeddings, LayerNorms, biases and the task head are
-never pruned. The same table names each block's roles, which structured pruning needs.
+gated FFNs, gate) plus the pooler unless it is treated as part of the task head (for the small
+CNN baseline: its convolutions and hidden fully-connected layer). Embeddings, LayerNorms,
+biases and the task head are never pruned. The same table names each block's roles, which structured pruning needs.
 """
 
 from dataclasses import dataclass, field
@@ -144,10 +144,21 @@ def prunable_weights(model: nn.Module) -> list[PrunableWeight]:
         for role, module_path in layout.roles.items():
             path = f"{block}.{module_path}"
             found.append(PrunableWeight(f"{path}.weight", index, role, model.get_submodule(path), layout.transposed))
+    head = getattr(model.config, HEAD_ROLES, ())
     for role, path in layout.extras.items():
-        if _has_submodule(model, prefix + path):
+        if role not in head and _has_submodule(model, prefix + path):
             found.append(PrunableWeight(f"{prefix}{path}.weight", None, role, model.get_submodule(prefix + path)))
     return found
+
+
+HEAD_ROLES = "prunescope_head_roles"
+"""Config attribute: roles outside the blocks that belong to the task head (never pruned)."""
+
+
+def treat_as_head(model: nn.Module, roles: list[str]) -> None:
+    """Leave the modules of `roles` outside the blocks (e.g. an untrained pooler) unpruned, as
+    the task head is; recorded in the model's config, so copies and saved configs keep it."""
+    setattr(model.config, HEAD_ROLES, sorted(roles))
 
 
 def weight_table(model: nn.Module) -> dict[str, PrunableWeight]:

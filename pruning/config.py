@@ -20,6 +20,7 @@ from analysis.store import SCHEMA_VERSION
 from .masks import ALLOCATIONS, check_allocation, n_m
 from .methods import METHODS, method_label
 from .methods.base import SCHEDULES
+from .models import POOLER_CHOICES
 from .options import OptionError
 from .spp import SPPSettings
 from .train import DECAYS, TrainConfig
@@ -31,10 +32,12 @@ class ConfigError(ValueError):
 
 @dataclass
 class ModelConfig:
-    """`name`: minilm, tiny-bert|vit|clip|gpt2|llama, an HF id or a local path."""
+    """`name`: minilm, tiny-bert|vit|clip|gpt2|llama, an HF id or a local path. `pooler`: prune
+    it, treat it as part of the task head, or "auto" (the head where no training used it)."""
 
     name: str = "minilm"
     max_length: int = 64
+    pooler: str = field(default="auto", metadata={"choices": POOLER_CHOICES})
 
 
 @dataclass

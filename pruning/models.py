@@ -21,12 +21,22 @@ from transformers import (
     PreTrainedModel,
 )
 
+from .architectures import treat_as_head
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 transformers.logging.set_verbosity_error()
 transformers.utils.logging.disable_progress_bar()
 
 IMAGE_SIZE = 28
 """Tiny vision models take 1 x 28 x 28 images (Fashion-MNIST)."""
+POOLER_CHOICES = ("auto", "prune", "head")
+"""model.pooler: prune the pooler with the blocks, treat it as part of the task head (never
+pruned), or "auto": part of the head where no training ever used it (UNTRAINED_POOLER)."""
+UNTRAINED_POOLER = frozenset({"minilm"})
+"""Checkpoints whose pooler no training used: all-MiniLM-L6-v2 mean-pools its tokens, so the
+sentence-transformers training gave the pooler no gradient and AdamW's weight decay shrank it
+below BERT's initialisation (std 0.009 against 0.02; the blocks' matrices 0.04-0.10). BERT's
+own pooler is pretrained (next-sentence prediction), and Chen et al. 2020 prune it."""
 
 
 def minilm_path() -> Path:
@@ -109,11 +119,17 @@ def _resolve(name: str) -> str:
     return str(minilm_path()) if name == "minilm" else name
 
 
-def load_model(name: str, num_labels: int, seed: int = 0) -> PreTrainedModel:
-    """A classification model with a fresh `num_labels`-way head; random parts seeded by `seed`."""
+def load_model(name: str, num_labels: int, seed: int = 0, pooler: str = "auto") -> PreTrainedModel:
+    """A classification model with a fresh `num_labels`-way head; random parts seeded by `seed`;
+    its pooler prunable or part of the head as `pooler` (POOLER_CHOICES) says."""
     torch.manual_seed(seed)
-    if name in TINY_MODELS:
-        return TINY_MODELS[name](num_labels)
+    model = TINY_MODELS[name](num_labels) if name in TINY_MODELS else _pretrained(name, num_labels)
+    if pooler == "head" or (pooler == "auto" and name in UNTRAINED_POOLER):
+        treat_as_head(model, ["pooler"])
+    return model
+
+
+def _pretrained(name: str, num_labels: int) -> PreTrainedModel:
     auto = AutoModelForImageClassification if is_image_model(name) else (
         AutoModelForSequenceClassification
     )

@@ -73,7 +73,7 @@ def prepare(config: RunConfig, base: Path | None = None, device: torch.device | 
     try:
         image = is_image_model(config.model.name)
         tokenizer = None if image else load_tokenizer(config.model.name)
-        model = load_model(config.model.name, len(examples.label_names), config.seed)
+        model = load_model(config.model.name, len(examples.label_names), config.seed, config.model.pooler)
     except OSError as error:
         raise ConfigError(
             f"model.name: cannot load {config.model.name!r} ({error}); use minilm, "
@@ -98,7 +98,8 @@ def _probe(prepared: Prepared, model: torch.nn.Module, masks: dict[str, torch.Te
     config = prepared.config
     prune = config.prune
     if prune is not None:
-        model = load_model(config.model.name, len(prepared.splits.train.label_names), config.seed)
+        model = load_model(config.model.name, len(prepared.splits.train.label_names), config.seed,
+                           config.model.pooler)
         load_run_weights(model, prepared.base)
         model.to(prepared.device)
         score_batches = list(itertools.islice(_scoring_stream(prepared), prune.score_batches))

@@ -111,7 +111,7 @@ def export_subnetwork(run_path: str | Path, sparsity: float, out: str | Path, bu
         masks = read_off(path, sparsity, budget or config.spp.budget)
     except ValueError as error:
         raise ConfigError(str(error)) from None
-    model = load_model(config.model.name, len(manifest["data"]["label_names"]), config.seed)
+    model = load_model(config.model.name, len(manifest["data"]["label_names"]), config.seed, config.model.pooler)
     load_run_weights(model, run.path.parent / manifest["base_run"])
     out = Path(out)
     save_compressed(model.eval(), masks, out / "compressed")

@@ -4,7 +4,8 @@ import streamlit as st
 
 from analysis.figures import layer_sparsity_heatmap
 from analysis.labels import ROLE_LABELS, layer_label
-from ui.common import page_with_run, table
+from analysis.tables import layer_share
+from ui.common import page_with_run, runs, table
 
 run = page_with_run("Layer sparsity")
 
@@ -15,6 +16,26 @@ a.metric("Method · seed", f"{run.method} · {run.manifest['seed']}")
 b.metric("Sparsity of prunable weights", f"{1 - kept / total:.1%}")
 c.metric("Weights kept", f"{kept / 1e6:.2f}M of {total / 1e6:.2f}M" if total > 1e5 else f"{kept:,} of {total:,}")
 st.plotly_chart(layer_sparsity_heatmap(layers, title=run.label), width="stretch")
+
+config = run.manifest["config"]
+rule = config["model"].get("pooler")
+if "pooler" not in set(layers["module"]) and rule in ("auto", "head"):
+    why = ("no training used it: all-MiniLM-L6-v2 mean-pools its tokens, and its pooler's weights are smaller "
+           "than BERT's initialisation" if rule == "auto" else "the config says so")
+    st.info(f"The pooler is part of the task head in this run (`model.pooler = \"{rule}\"`: {why}), so no method "
+            "prunes it. `model.pooler = \"prune\"` prunes it with the blocks, as Chen et al. 2020 do for BERT.")
+twins = [r for r in runs() if r.status == "done" and r.run_id != run.run_id
+         and r.manifest["config"]["model"].get("pooler") != config["model"].get("pooler")
+         and {**r.manifest["config"], "model": {**r.manifest["config"]["model"], "pooler": None}}
+         == {**config, "model": {**config["model"], "pooler": None}}]
+if twins:
+    st.markdown("**The same run under the other pooler rule**")
+    rows = [dict(pooler=r.manifest["config"]["model"]["pooler"], run=r.label,
+                 pooler_sparsity=layer_share(table(r, "layers"), "pooler"),
+                 validation_accuracy=r.manifest["results"]["validation"].get("accuracy"))
+            for r in [run, *twins]]
+    st.dataframe(rows, hide_index=True, width="stretch", column_config={
+        "pooler_sparsity": st.column_config.NumberColumn("pooler sparsity", format="percent")})
 
 if run.manifest.get("rewrites_weights") and "kept_change" in layers:
     st.subheader("How far pruning moved the weights it kept")
