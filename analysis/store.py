@@ -35,13 +35,16 @@ LAYER_COLUMNS = ["name", "layer", "module", "rows", "cols", "numel", "nonzero", 
 MANIFEST_KEYS = ("schema_version", "run_id", "status", "method", "sparsity", "seed", "config")
 SPEED_COLUMNS = ["sparsity", "model", "params", "flops", "latency_ms"]
 TABLES = {"metrics": METRIC_COLUMNS, "layers": LAYER_COLUMNS, "speed": SPEED_COLUMNS}
-PROBE_TABLES = {
+OPTIONAL_TABLES = {
     "rgv": ["step", "layer", "module", "subset", "numerator", "denominator", "rgv"],
     "histograms": ["module", "bin_left", "bin_right", "count"],
     "sample": ["layer", "module", "saliency", "snr", "kept", "kept_snip", "top_saliency"],
     "sentinels": ["layer", "module", "top", "sw", "tsw", "sw_kept", "tsw_kept", "sw_kept_snip", "tsw_kept_snip"],
+    "finetune_rgv": ["step", "layer", "module", "numerator", "denominator", "rgv"],
+    "noise_scale": ["phase", "layer", "module", "batches", "batch_size", "trace", "signal", "snr", "b_simple"],
 }
-"""Written by the noise probe (optional: a run with the probe off has none)."""
+"""Optional tables: the noise probe's (a run with the probe off has none), the RGV of the run's own
+fine-tuning steps, and the gradient SNR and noise scale of both."""
 
 
 def runs_root(path: str | Path | None = None) -> Path:
@@ -70,7 +73,7 @@ class RunWriter:
         path.write_text(json.dumps(self.manifest, indent=2, sort_keys=True, default=_jsonable))
 
     def table(self, name: str, frame: pd.DataFrame) -> None:
-        missing = set({**TABLES, **PROBE_TABLES}[name]) - set(frame.columns)
+        missing = set({**TABLES, **OPTIONAL_TABLES}[name]) - set(frame.columns)
         if missing:
             raise ValueError(f"{name} table lacks columns {sorted(missing)}")
         frame.to_parquet(self.tmp / f"{name}.parquet", index=False)
@@ -160,7 +163,7 @@ def _problem(path: Path, manifest: dict | None) -> str | None:
         if spp and not (path / "path.safetensors").exists():
             return "path.safetensors missing"
         required = {"metrics", "speed" if spp else "layers"}
-        known = {**TABLES, **PROBE_TABLES}
+        known = {**TABLES, **OPTIONAL_TABLES}
         for name, columns in known.items():
             if name not in required and not (path / f"{name}.parquet").exists():
                 continue

@@ -18,7 +18,7 @@ from analysis.solution_path import BUDGETS
 from analysis.store import SCHEMA_VERSION
 
 from .masks import ALLOCATIONS, check_allocation, n_m
-from .methods import METHODS, method_label
+from .methods import METHODS, find_variant
 from .methods.base import SCHEDULES
 from .models import POOLER_CHOICES
 from .options import OptionError
@@ -58,8 +58,9 @@ class DataConfig:
 class PruneConfig:
     """What to prune and when. `schedule` "" is the method's default. one-shot scores
     `score_batches` batches; iterative runs `iterations` rounds of one batch; gradual prunes
-    during [finetune] from step `start` for `duration` steps (−1: 10% and 50% of its steps),
-    re-masking every `every` steps. `preset` names a method's paper hyperparameters."""
+    during [finetune] from step `start` for `duration` steps, re-masking every `every` steps
+    (−1: the preset's, else 10% and 50% of the steps and every step). `preset` names a paper's
+    setting declared by the method (hyperparameters and the gradual schedule's shape)."""
 
     method: str = field(default="magnitude", metadata={"choices": METHODS})
     schedule: str = field(default="", metadata={"choices": ("", *SCHEDULES)})
@@ -69,7 +70,7 @@ class PruneConfig:
     iterations: int = 100
     start: int = -1
     duration: int = -1
-    every: int = 1
+    every: int = -1
     resurrect: bool = False
     preset: str = ""
     hparams: dict = field(default_factory=dict)
@@ -79,11 +80,26 @@ class PruneConfig:
         return self.schedule or METHODS[self.method].schedules[0]
 
     def window(self, steps: int) -> tuple[int, int]:
-        """(t_i, N_p) of the gradual schedule for a fine-tuning of `steps` steps."""
+        """(t_i, N_p) of the gradual schedule for a fine-tuning of `steps` steps: the config's,
+        else the preset's in steps or as fractions of `steps`, else 10% and 50% of `steps`."""
         preset = self.preset_values
-        start = self.start if self.start >= 0 else preset.get("start", round(0.1 * steps))
-        duration = self.duration if self.duration >= 0 else preset.get("duration", round(0.5 * steps))
-        return start, duration
+
+        def resolve(given: int, name: str, default: float) -> int:
+            if given >= 0:
+                return given
+            return preset[name] if name in preset else round(preset.get(f"{name}_fraction", default) * steps)
+
+        return resolve(self.start, "start", 0.1), resolve(self.duration, "duration", 0.5)
+
+    @property
+    def resolved_every(self) -> int:
+        """Re-mask interval of the gradual schedule: the config's, else the preset's, else 1."""
+        return self.every if self.every >= 1 else self.preset_values.get("every", 1)
+
+    def variant(self, seed: int):
+        """The registry's variant these fields select (its label and colour), or None."""
+        return find_variant(self.method, self.resolved_schedule, self.resurrect, self.allocation, self.preset,
+                            self.resolved_hparams(seed))
 
     @property
     def preset_values(self) -> dict:
@@ -199,8 +215,12 @@ class RunConfig:
             return "SPP"
         if self.prune is None:
             return "dense"
-        return method_label(self.prune.method, self.prune.resolved_schedule, self.prune.resurrect,
-                            self.prune.allocation)
+        prune = self.prune
+        variant = prune.variant(self.seed)
+        if variant is not None:
+            return variant.label
+        name = f"{prune.method} ({prune.resolved_schedule}, {prune.allocation})"
+        return f"{name} + resurrection" if prune.resurrect else name
 
     @property
     def sparsity(self) -> float | None:
@@ -255,7 +275,7 @@ def _check_ranges(config: RunConfig) -> None:
              else f"empty: {method.name} has no preset on {prune.resolved_schedule}"),
             ("prune.score_batches", prune.score_batches, prune.score_batches >= 1, ">= 1"),
             ("prune.iterations", prune.iterations, prune.iterations >= 1, ">= 1"),
-            ("prune.every", prune.every, prune.every >= 1, ">= 1"),
+            ("prune.every", prune.every, prune.every >= 1 or prune.every == -1, ">= 1, or -1 (the preset's or 1)"),
         ]
         checks.append(("prune.allocation", prune.allocation, prune.allocation in method.allocations,
                        f"one of {', '.join(method.allocations)} for {method.name}"))

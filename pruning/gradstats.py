@@ -1,4 +1,5 @@
-"""Gradient-noise statistics over batches, in place and in O(parameters) memory.
+"""Gradient-noise statistics over batches, in place and in O(parameters) memory: at fixed θ
+(GradientStats, the noise probe before pruning) and during fine-tuning (StepNoise, after).
 
 Per weight, over N batches at fixed θ (from running sums, never storing the gradients):
     μ = Σ g / N,   σ² = Σ g² / N − μ²,   SNR = μ² / σ²,   saliency = Σ |θ ⊙ g| / N
@@ -15,6 +16,8 @@ import numpy as np
 import torch
 
 from .architectures import PrunableWeight
+from .masks import get_masks, masks_version
+from .train import Callback, TrainState
 
 LOG10_EDGES = np.linspace(-4.0, 4.0, 41)
 """Bins of log10 relative variation; values outside are clamped into the end bins."""
@@ -112,3 +115,95 @@ def rgv_table(terms: list[RgvTerm], weights: dict[str, PrunableWeight]):
     grouped["rgv"] = grouped["numerator"] / grouped["denominator"].where(grouped["denominator"] > 0)
     return grouped
 
+
+
+class StepNoise(Callback):
+    """The pruned model's gradient noise during its fine-tuning, as the SEVEN paper measures it
+    (its Fig. 2 and 5). After every backward, per matrix over the entries kept now (a pruned
+    entry's gradient is 0; when the mask changes, the previous gradient is masked too):
+        RGV(t) = ‖g_t − g_{t−1}‖₁ / ‖g_{t−1}‖₁          (numerator and denominator kept per step)
+    and the running sums Σg, Σg² for the gradient SNR and noise scale (noise_table). The
+    weights move between steps, unlike the probe's fixed θ. Memory: three fp32 copies
+    (g_{t−1}, Σg, Σg²); a fused op per term over all matrices."""
+
+    def __init__(self, weights: list[PrunableWeight]):
+        self.weights = weights
+        self.previous: list[torch.Tensor] | None = None
+        self.previous_norms: list[torch.Tensor] = []
+        self.sum_g: list[torch.Tensor] = []
+        self.sum_g2: list[torch.Tensor] = []
+        self.version = None
+        self.rows: list[torch.Tensor] = []
+        self.count = 0
+
+    @torch.no_grad()
+    def after_backward(self, state: TrainState) -> None:
+        grads = [w.module.weight.grad for w in self.weights]
+        version = masks_version(state.model)
+        if self.previous is None:
+            self.previous = [g.detach().clone() for g in grads]
+            self.sum_g = [torch.zeros_like(g) for g in grads]
+            self.sum_g2 = [torch.zeros_like(g) for g in grads]
+        else:
+            if version != self.version and version is not None:  # newly pruned entries leave the comparison
+                masks = get_masks(state.model)
+                torch._foreach_mul_(self.previous, [masks[w.name] for w in self.weights])
+                self.previous_norms = torch._foreach_norm(self.previous, 1)
+            change = torch._foreach_norm(torch._foreach_sub(grads, self.previous), 1)
+            self.rows.append(torch.stack([torch.stack(change), torch.stack(self.previous_norms)]))
+            torch._foreach_copy_(self.previous, grads)
+        self.version = version
+        self.previous_norms = torch._foreach_norm(grads, 1)
+        torch._foreach_add_(self.sum_g, grads)
+        torch._foreach_addcmul_(self.sum_g2, grads, grads)
+        self.count += 1
+
+    def rgv_table(self):
+        """step (the later of the two), layer, module, numerator, denominator, rgv."""
+        import pandas as pd
+
+        rows = [dict(step=t + 1, layer=-1 if w.layer is None else w.layer, module=w.role,
+                     numerator=float(pair[0, i]), denominator=float(pair[1, i]))
+                for t, pair in enumerate(torch.stack(self.rows).cpu() if self.rows else [])
+                for i, w in enumerate(self.weights)]
+        frame = pd.DataFrame(rows, columns=["step", "layer", "module", "numerator", "denominator"])
+        frame["rgv"] = frame["numerator"] / frame["denominator"].where(frame["denominator"] > 0)
+        return frame
+
+    def noise(self, batch_size: int):
+        """noise_table of the fine-tuning steps seen."""
+        return noise_table(self.weights, self.sum_g, self.sum_g2, self.count, batch_size, "fine-tuning")
+
+
+NOISE_COLUMNS = ["phase", "layer", "module", "batches", "batch_size", "trace", "signal", "snr", "b_simple"]
+"""phase: "probe" (fixed θ, the weights pruned from) or "fine-tuning" (the run's own, weights moving)."""
+
+
+@torch.no_grad()
+def noise_table(weights: list[PrunableWeight], sum_g: list[torch.Tensor], sum_g2: list[torch.Tensor],
+                batches: int, batch_size: int, phase: str):
+    """Gradient SNR and noise scale per layer x module from running sums over N batches of size B
+    (McCandlish et al. 2018); trace and signal add up over groups, so a whole model's are sums:
+        s² = N/(N − 1)·(Σg²/N − μ²) per weight,   trace = Σ s²   (noise of one batch gradient)
+        signal = ‖μ‖² − trace/N   (‖G‖², the bias of ‖μ‖² over N batches removed)
+        snr = signal / trace,   B_simple = B · trace / signal = B / snr
+    B_simple is the batch size above which larger batches stop paying off; signal <= 0 (noise
+    drowns the mean) gives NaN."""
+    import pandas as pd
+
+    rows = []
+    n = max(batches, 2)
+    for w, total, squares in zip(weights, sum_g, sum_g2, strict=True):
+        mean = total / n
+        variance = ((squares / n - mean.square()) * n / (n - 1)).clamp_(min=0)
+        rows.append(dict(layer=-1 if w.layer is None else w.layer, module=w.role,
+                         trace=float(variance.sum()), mean_sq=float(mean.square().sum())))
+    frame = pd.DataFrame(rows)
+    if frame.empty or batches < 2:
+        return pd.DataFrame(columns=NOISE_COLUMNS)
+    out = frame.groupby(["layer", "module"], as_index=False)[["trace", "mean_sq"]].sum()
+    out["signal"] = out["mean_sq"] - out["trace"] / n
+    positive = out["signal"].where(out["signal"] > 0)
+    out["snr"] = positive / out["trace"].where(out["trace"] > 0)
+    out["b_simple"] = batch_size / out["snr"]
+    return out.assign(phase=phase, batches=batches, batch_size=batch_size)[NOISE_COLUMNS]

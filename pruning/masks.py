@@ -19,6 +19,8 @@ so a pruned weight is exactly 0 in every forward pass and never receives a gradi
 training loop also zeroes the optimizer state there, so AdamW (with weight decay) leaves it 0.
 """
 
+import itertools
+import math
 from collections import defaultdict
 
 import numpy as np
@@ -36,6 +38,7 @@ Scores = dict[str, torch.Tensor]
 N_M = ("2:4", "4:8")
 ALLOCATIONS = ("global", "layer", "module", "row", *N_M)
 _ATTRIBUTE = "_prunescope_masks"
+_VERSIONS = itertools.count(1)
 
 
 def n_m(allocation: str) -> tuple[int, int] | None:
@@ -67,44 +70,87 @@ def _unordered(key: int) -> float:
     return float(np.array(bits, np.uint32).view(np.float32))
 
 
-def top_k_masks(parts: list[torch.Tensor], k: int, allowed: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
-    """Bool masks of the k largest entries across `parts` (in order, each row-major) among those
-    `allowed` permits; ties at the threshold go to the earliest entries.
+SAMPLE = 1 << 16
+"""Entries of the strided sample that brackets the threshold."""
+BAND_LIMIT = 1 << 20
+"""The most entries copied out of the bracket; beyond it (heavy ties) bisection takes over."""
 
-    Copy-free: the threshold is the k-th largest value, found by bisection over the ordered bits
-    of float32 with one counting pass per step (at most 32), so no tensor larger than one part
-    is ever allocated.
-    """
-    flats = [p.detach().reshape(-1).float() for p in parts]
-    allow = [a.reshape(-1) for a in allowed] if allowed is not None else [None] * len(flats)
 
-    def select(f: torch.Tensor, a: torch.Tensor | None, condition: torch.Tensor) -> torch.Tensor:
-        return condition if a is None else condition & a
+def _select(f: torch.Tensor, a: torch.Tensor | None, condition: torch.Tensor) -> torch.Tensor:
+    return condition if a is None else condition & a
 
-    def count_at_least(threshold: float) -> int:
-        return sum(int(select(f, a, f >= threshold).sum()) for f, a in zip(flats, allow, strict=True))
 
-    candidates = sum(f.numel() if a is None else int(a.sum()) for f, a in zip(flats, allow, strict=True))
-    if k >= candidates or k <= 0:
-        return [torch.full_like(f, k > 0, dtype=torch.bool) if a is None else a.clone() & (k > 0)
-                for f, a in zip(flats, allow, strict=True)]
+def _count(flats, allow, value: float, strict: bool = False) -> int:
+    """How many allowed entries are > `value` (strict) or >= `value`."""
+    return sum(int(torch.count_nonzero(_select(f, a, f > value if strict else f >= value)))
+               for f, a in zip(flats, allow, strict=True))
+
+
+def _bracketed_threshold(flats, allow, k: int, candidates: int) -> float | None:
+    """The k-th largest allowed value from a bracket [lo, hi] read off a strided sample's order
+    statistics (rank k·n/N ± 4 standard deviations): one pass checks count(> hi) < k <= count(>= lo),
+    one pass copies the band of values inside, kthvalue finds it there. None if the bracket
+    misses or the band is too large."""
+    stride = max(1, sum(f.numel() for f in flats) // SAMPLE)
+    sample = torch.cat([f[::stride] if a is None else f[::stride][a[::stride]]
+                        for f, a in zip(flats, allow, strict=True)])
+    if sample.numel() < 64:
+        return None
+    ordered, n, share = sample.sort(descending=True).values, sample.numel(), k / candidates
+    margin = 4 * math.sqrt(n * share * (1 - share)) + 16
+    top, bottom = int(share * n - margin), int(share * n + margin)
+    hi = float(ordered[top]) if top >= 0 else math.inf
+    lo = float(ordered[bottom]) if bottom < n else -math.inf
+    above = _count(flats, allow, hi, strict=True)
+    if not above < k <= _count(flats, allow, lo):
+        return None
+    band = [f[_select(f, a, (f >= lo) & (f <= hi))] for f, a in zip(flats, allow, strict=True)]
+    if sum(b.numel() for b in band) > BAND_LIMIT:
+        return None
+    band = torch.cat(band)
+    return float(band.kthvalue(band.numel() - (k - above) + 1).values)
+
+
+def _bisected_threshold(flats, allow, k: int) -> float:
+    """The k-th largest allowed value by bisection over the ordered bits of float32, one counting
+    pass per step (at most 32)."""
     values = [f if a is None else f[a] for f, a in zip(flats, allow, strict=True)]
     low = _ordered(min(float(v.min()) for v in values if v.numel()))
     high = _ordered(max(float(v.max()) for v in values if v.numel()))
     del values
     while low < high:  # largest key whose value still has >= k entries at or above it
         middle = (low + high + 1) // 2
-        if count_at_least(_unordered(middle)) >= k:
+        if _count(flats, allow, _unordered(middle)) >= k:
             low = middle
         else:
             high = middle - 1
-    threshold = _unordered(low)
-    masks = [select(f, a, f > threshold) for f, a in zip(flats, allow, strict=True)]
+    return _unordered(low)
+
+
+def top_k_masks(parts: list[torch.Tensor], k: int, allowed: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
+    """Bool masks of the k largest entries across `parts` (in order, each row-major) among those
+    `allowed` permits; ties at the threshold go to the earliest entries.
+
+    The threshold (the k-th largest value) comes from a bracket read off a strided sample, checked
+    by counting and finished on the few values inside it (_bracketed_threshold: four passes over the
+    scores and a copy of about 10⁻³ of them), or by bisection when ties crowd the bracket. No tensor
+    as large as the scores together is ever allocated.
+    """
+    flats = [p.detach().reshape(-1).float() for p in parts]
+    allow = [a.reshape(-1) for a in allowed] if allowed is not None else [None] * len(flats)
+    candidates = sum(f.numel() if a is None else int(a.sum()) for f, a in zip(flats, allow, strict=True))
+    if k >= candidates or k <= 0:
+        return [torch.full_like(f, k > 0, dtype=torch.bool) if a is None else a.clone() & (k > 0)
+                for f, a in zip(flats, allow, strict=True)]
+    threshold = _bracketed_threshold(flats, allow, k, candidates)
+    if threshold is None:
+        threshold = _bisected_threshold(flats, allow, k)
+    masks = [_select(f, a, f > threshold) for f, a in zip(flats, allow, strict=True)]
     missing = k - sum(int(m.sum()) for m in masks)
     for f, a, mask in zip(flats, allow, masks, strict=True):
         if missing <= 0:
             break
-        ties = select(f, a, f == threshold).nonzero().flatten()[:missing]
+        ties = _select(f, a, f == threshold).nonzero().flatten()[:missing]
         mask[ties] = True
         missing -= len(ties)
     return masks
@@ -153,7 +199,8 @@ def masks_from_scores(
     `within`: masks already in force; a weight they prune stays pruned whatever its score
     (no resurrection). `weights`: the architecture table (architectures.weight_table), which
     "layer" needs for the block of each weight and which gives row and N:M allocations the
-    layout (default: (out, in) rows). Copy-free for global, layer and module (see top_k_masks).
+    layout (default: (out, in) rows). For global, layer and module no copy of all the scores is made
+    (see top_k_masks).
     """
     if not 0.0 <= sparsity <= 1.0:
         raise ValueError(f"sparsity: {sparsity} is not in [0, 1]")
@@ -196,11 +243,11 @@ def apply_masks(model: nn.Module, masks: Masks) -> None:
         param = params[name]
         if mask.shape != param.shape or mask.dtype != torch.bool:
             raise ValueError(f"masks[{name!r}] must be bool of shape {tuple(param.shape)}")
-        mask = moved[name] = mask.to(param.device)
+        mask = moved[name] = mask.to(param.device, copy=True)  # the model's own: prune_more edits it
         with torch.no_grad():
             param.mul_(mask)
         handles.append(param.register_post_accumulate_grad_hook(_gradient_mask(mask)))
-    setattr(model, _ATTRIBUTE, (moved, handles))
+    setattr(model, _ATTRIBUTE, (moved, handles, [next(_VERSIONS)]))
 
 
 def _gradient_mask(mask: torch.Tensor):
@@ -216,12 +263,45 @@ def get_masks(model: nn.Module) -> Masks | None:
     return None if state is None else state[0]
 
 
+def masks_version(model: nn.Module) -> int | None:
+    """A number that changes whenever the masks in force change (apply_masks, prune_more)."""
+    state = getattr(model, _ATTRIBUTE, None)
+    return None if state is None else state[2][0]
+
+
+def pruned_since(old: Masks, new: Masks) -> dict[str, torch.Tensor]:
+    """Flat indices of the entries `new` prunes that `old` kept (new ⊆ old: no resurrection)."""
+    return {name: (old[name] & ~new[name]).view(-1).nonzero().squeeze(1) for name in new}
+
+
+@torch.no_grad()
+def prune_more(model: nn.Module, removed: dict[str, torch.Tensor],
+               optimizer: torch.optim.Optimizer | None = None) -> None:
+    """Prune the flat indices `removed` on top of the masks in force, in place: the weights, the
+    masks the gradient hooks read and the optimizer's per-weight state there are zeroed. The same
+    result as apply_masks then mask_optimizer_state with the smaller masks, at a cost proportional
+    to what is removed rather than to the model."""
+    masks, _, version = getattr(model, _ATTRIBUTE)
+    params = dict(model.named_parameters())
+    for name, index in removed.items():
+        if not index.numel():
+            continue
+        param = params[name]
+        masks[name].view(-1).index_fill_(0, index, False)
+        param.view(-1).index_fill_(0, index, 0.0)
+        state = optimizer.state.get(param, {}) if optimizer is not None else {}
+        for value in state.values():
+            if torch.is_tensor(value) and value.shape == param.shape:
+                value.view(-1).index_fill_(0, index, 0.0)
+    version[0] = next(_VERSIONS)
+
+
 def remove_masks(model: nn.Module) -> Masks | None:
     """Stop masking gradients; pruned weights stay 0 (baked in). Returns the removed masks."""
     state = getattr(model, _ATTRIBUTE, None)
     if state is None:
         return None
-    masks, handles = state
+    masks, handles, _ = state
     for handle in handles:
         handle.remove()
     delattr(model, _ATTRIBUTE)

@@ -5,6 +5,7 @@ fixed θ, eval mode, no mask. From GradientStats it keeps, bounded in size:
 - rgv:        RGV per step x layer x module, for all weights and the run's kept / pruned ones
 - histograms: element-wise relative gradient variation per module (log10 bins)
 - sample:     a seeded sample of weights: saliency E|θ⊙g|, SNR μ²/σ², kept by the run, by SNIP
+- noise:      gradient SNR and noise scale B_simple per layer x module (phase "probe")
 - sentinels:  per layer x module, among the weights that mean saliency keeps at the run's
               density: sentinels (SW, SNR >= threshold) and temporary sentinels (TSW, SNR <
               threshold), and how many of each the run's mask and SNIP's mask keep.
@@ -21,7 +22,7 @@ import torch
 
 from .architectures import prunable_weights
 from .data import Encoded
-from .gradstats import LOG10_EDGES, GradientStats, rgv_table
+from .gradstats import LOG10_EDGES, GradientStats, noise_table, rgv_table
 from .masks import masks_from_scores
 from .methods import METHODS
 from .methods.base import accumulate, backward_on, gradients_only_for
@@ -37,6 +38,7 @@ class ProbeResult:
     histograms: pd.DataFrame
     sample: pd.DataFrame
     sentinels: pd.DataFrame
+    noise: pd.DataFrame
 
 
 def probe(model: torch.nn.Module, train: Encoded, masks: dict[str, torch.Tensor] | None, *, batches: int,
@@ -68,6 +70,8 @@ def probe(model: torch.nn.Module, train: Encoded, masks: dict[str, torch.Tensor]
         histograms=histograms,
         sample=_sample(weights, moments, density_masks, snip_masks, top, sample_size, sample_seed),
         sentinels=_sentinels(weights, moments["snr"], top, density_masks, snip_masks, snr_threshold),
+        noise=noise_table(weights, [stats.sum_g[w.name] for w in weights], [stats.sum_g2[w.name] for w in weights],
+                          stats.count, batch_size, "probe"),
     )
 
 

@@ -29,8 +29,9 @@ from .architectures import prunable_parameters, prunable_weights
 from .config import ConfigError, RunConfig
 from .data import Encoded, Splits, encode_images, encode_texts, load_examples, split
 from .devices import describe, resolve_device
+from .gradstats import StepNoise
 from .masks import Scores, get_masks
-from .methods import METHODS, method_color
+from .methods import METHODS
 from .models import is_image_model, load_model, load_run_weights, load_tokenizer
 from .probe import probe
 from .pruners import GradualPruning, iterative_prune
@@ -93,8 +94,9 @@ def prepare(config: RunConfig, base: Path | None = None, device: torch.device | 
 
 
 def _probe(prepared: Prepared, model: torch.nn.Module, masks: dict[str, torch.Tensor] | None, writer: RunWriter,
-           on_progress: Progress | None) -> None:
-    """The noise probe at the weights the run was pruned from (a dense run: its own)."""
+           on_progress: Progress | None) -> pd.DataFrame:
+    """The noise probe at the weights the run was pruned from (a dense run: its own); returns
+    its gradient SNR and noise scale table."""
     config = prepared.config
     prune = config.prune
     if prune is not None:
@@ -114,6 +116,7 @@ def _probe(prepared: Prepared, model: torch.nn.Module, masks: dict[str, torch.Te
     )
     for name in ("rgv", "histograms", "sample", "sentinels"):
         writer.table(name, getattr(result, name))
+    return result.noise
 
 
 def _scoring_stream(prepared: Prepared):
@@ -156,9 +159,13 @@ def kept_change(before: dict[str, torch.Tensor], model: torch.nn.Module) -> dict
 def _manifest(prepared: Prepared) -> dict:
     config = prepared.config
     prune = config.prune
+    variant = prune.variant(config.seed) if prune else None
     method = {} if prune is None else {
         "hparams": prune.resolved_hparams(config.seed), "rewrites_weights": METHODS[prune.method].rewrites_weights,
-        "method_color": method_color(prune.method, prune.resolved_schedule, prune.resurrect, prune.allocation),
+        "method_color": variant.color if variant else None,
+        **({"window": {"start": prune.window(config.finetune.steps)[0],
+                       "duration": prune.window(config.finetune.steps)[1], "every": prune.resolved_every}}
+           if prune.resolved_schedule == "gradual" else {}),
     }
     return {
         "method": config.method, "method_label": config.label, **method, "sparsity": config.sparsity,
@@ -204,7 +211,7 @@ def _prune(prepared: Prepared, batches: _Counted,
     if schedule == "gradual":
         start, duration = prune.window(config.finetune.steps)
         return None, GradualPruning(lambda: method.make_scorer(model, **hparams), prune.sparsity, start,
-                                    duration, prune.every, prune.allocation, method.scores_from_start)
+                                    duration, prune.resolved_every, prune.allocation, method.scores_from_start)
     if schedule == "one-shot":
         _, scores = method.prune_once(model, itertools.islice(batches, prune.score_batches), prune.sparsity,
                                       prune.allocation, **hparams)
@@ -244,9 +251,10 @@ def _compute(prepared: Prepared, writer: RunWriter, on_progress: Progress | None
     initial = evaluate(model, val)
     rows += _metric_rows(0, sparsity, "validation", initial)
     torch.manual_seed(config.seed)
+    noise = StepNoise(prunable_weights(model))
     history = finetune(
         model, prepared.encoded["train"], train_config, config.seed,
-        evaluate_fn=lambda m: evaluate(m, val), description=stage, callbacks=(callback,) if callback else (),
+        evaluate_fn=lambda m: evaluate(m, val), description=stage, callbacks=(*([callback] if callback else []), noise),
         on_progress=(lambda done, total: on_progress(stage, done, total)) if on_progress else None,
     )
     for step, metrics in history.evaluations:
@@ -261,8 +269,11 @@ def _compute(prepared: Prepared, writer: RunWriter, on_progress: Progress | None
     if config.prune is not None:
         writer.tensors("masks", {n: m.cpu().numpy() for n, m in masks.items()})
         writer.tensors("scores", _relative_half(scores if callback is None else callback.scorer.scores()))
+    writer.table("finetune_rgv", noise.rgv_table())
+    noise_scale = [noise.noise(train_config.batch_size)]
     if config.probe.batches:
-        _probe(prepared, model, masks, writer, on_progress)
+        noise_scale.insert(0, _probe(prepared, model, masks, writer, on_progress))
+    writer.table("noise_scale", pd.concat(noise_scale, ignore_index=True))
     layers = layer_table(model, change)
     writer.table("layers", layers)
     if config.prune is None and train_config.steps > 0:

@@ -99,3 +99,50 @@ def test_histogram_bins_match_numpy_on_the_same_entries():
     ratio = np.log10(np.abs(after - before)[keep] / np.abs(before)[keep])
     expected, _ = np.histogram(np.clip(ratio, LOG10_EDGES[0], LOG10_EDGES[-1] - 1e-6), bins=LOG10_EDGES)
     assert stats.histograms["q"].tolist() == expected.tolist()
+
+
+def test_fine_tuning_rgv_restricts_to_the_entries_kept_at_each_step_and_the_noise_scale_matches_numpy():
+    from pruning.architectures import prunable_weights
+    from pruning.data import Encoded
+    from pruning.gradstats import StepNoise
+    from pruning.masks import get_masks
+    from pruning.train import Callback, TrainConfig, finetune
+
+    torch.manual_seed(0)
+    model = load_model("tiny-bert", 2)
+    weights = prunable_weights(model)
+    seen = []
+
+    class Record(Callback):  # the gradients StepNoise reads, and the masks in force then
+        def after_backward(self, state):
+            masks = get_masks(state.model)
+            seen.append(({w.name: w.module.weight.grad.clone() for w in weights}, masks))
+
+    class PruneAtStep3(Callback):
+        def on_step_end(self, state):
+            if state.step == 2:
+                state.set_masks(masks_from_scores(score("random", state.model, seed=4), 0.5))
+
+    g = torch.Generator().manual_seed(1)
+    ids = torch.randint(1000, 5000, (48, 10), generator=g)
+    data = Encoded({"input_ids": ids, "attention_mask": torch.ones_like(ids)}, ids[:, 0] % 2)
+    tracker = StepNoise(weights)
+    finetune(model, data, TrainConfig(steps=6, lr=1e-3, batch_size=8, warmup=0.0), seed=0,
+             callbacks=(Record(), PruneAtStep3(), tracker))
+    table = tracker.rgv_table()
+    for step in (2, 3, 5):  # before, at and after the mask appears (it is in force from step 3 on)
+        before, (after, masks) = seen[step - 1][0], seen[step]
+        for w in weights[:3]:
+            kept = masks[w.name] if masks else torch.ones_like(after[w.name], dtype=torch.bool)
+            expected = ((after[w.name] - before[w.name]).abs()[kept].sum() / before[w.name].abs()[kept].sum()).item()
+            row = table[(table.step == step) & (table.layer == w.layer) & (table.module == w.role)]
+            assert row["rgv"].item() == pytest.approx(expected, rel=1e-4), (step, w.name)
+    noise = tracker.noise(batch_size=8).set_index(["layer", "module"])
+    w = weights[0]
+    g = np.stack([s[0][w.name].numpy() for s in seen])
+    trace = g.var(axis=0, ddof=1).sum()
+    signal = np.square(g.mean(axis=0)).sum() - trace / len(g)
+    assert noise.loc[(w.layer, w.role), "trace"] == pytest.approx(trace, rel=1e-4)
+    assert noise.loc[(w.layer, w.role), "signal"] == pytest.approx(signal, rel=1e-3, abs=1e-9)
+    if signal > 0:
+        assert noise.loc[(w.layer, w.role), "b_simple"] == pytest.approx(8 * trace / signal, rel=1e-3)

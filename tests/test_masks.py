@@ -2,6 +2,7 @@
 
 import copy
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -230,3 +231,63 @@ def test_within_keeps_pruned_weights_pruned_whatever_their_new_score():
     masks = masks_from_scores(scores, 0.5, within=before)  # keep 3 of 6
     assert masks["a.0.w"].tolist() == [True, True, False, True] and masks["a.1.w"].tolist() == [False, False]
     assert masks_from_scores(scores, 0.5)["a.0.w"][2]  # without `within`, 99 would come back
+
+
+def _brute_force_top_k(parts, k, allowed):
+    values = torch.cat([p.flatten() for p in parts]).double().numpy()
+    allow = torch.cat([a.flatten() for a in allowed]).numpy() if allowed else np.ones(len(values), bool)
+    index = np.flatnonzero(allow)
+    order = index[np.lexsort((index, -values[index]))][:k]
+    kept = np.zeros(len(values), bool)
+    kept[order] = True
+    return kept
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), share=st.floats(0, 1), levels=st.sampled_from([0, 3, 50, 10_000]),
+       with_allowed=st.booleans(), extremes=st.booleans())
+def test_threshold_from_a_sample_bracket_is_exact_on_large_groups(seed, share, levels, with_allowed, extremes):
+    g = torch.Generator().manual_seed(seed)
+    shapes = [(300, 97), (1000,), (64, 64)]
+    parts = [torch.randn(s, generator=g) if levels == 0 else torch.randint(0, levels, s, generator=g).float()
+             for s in shapes]
+    if extremes:
+        parts[0][0, :5] = torch.tensor([torch.inf, -torch.inf, 0.0, -0.0, torch.inf])
+    allowed = [torch.rand(s, generator=g) < 0.7 for s in shapes] if with_allowed else None
+    candidates = sum(int(a.sum()) for a in allowed) if allowed else sum(p.numel() for p in parts)
+    k = round(share * candidates)
+    masks = top_k_masks(parts, k, allowed)
+    got = torch.cat([m.flatten() for m in masks]).numpy()
+    assert got.sum() == k
+    assert (got == _brute_force_top_k(parts, k, allowed)).all()
+
+
+def test_prune_more_equals_applying_the_smaller_masks_afresh():
+    from pruning.masks import mask_optimizer_state, masks_version, prune_more, pruned_since
+
+    first = masks_from_scores(score("random", load_model("tiny-bert", 3), seed=1), 0.3)
+    second = masks_from_scores(score("random", load_model("tiny-bert", 3), seed=2), 0.6, within=first)
+    runs = []
+    for incremental in (True, False):  # two identical trainings; they differ only in how `second` arrives
+        torch.manual_seed(0)
+        model = load_model("tiny-bert", 3).train()
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.1)
+        apply_masks(model, first)
+        for seed in range(3):
+            if seed == 2:
+                before = masks_version(model)
+                if incremental:
+                    prune_more(model, pruned_since(first, second), optimizer)
+                else:
+                    apply_masks(model, second)
+                    mask_optimizer_state(optimizer, model)
+                assert masks_version(model) != before
+                assert all(torch.equal(get_masks(model)[n], second[n]) for n in second)
+            torch.manual_seed(seed)
+            model(**tiny_inputs("tiny-bert", seed=seed)).loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+        runs.append(model)
+    assert not torch.equal(first[next(iter(first))], second[next(iter(second))])  # the caller's masks not edited
+    for (name, a), b in zip(runs[0].named_parameters(), runs[1].parameters(), strict=True):
+        assert torch.equal(a, b), name

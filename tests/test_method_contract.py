@@ -13,7 +13,7 @@ import torch
 from pruning import METHODS, prunable_parameters, weight_table
 from pruning.data import Encoded
 from pruning.masks import get_masks, n_m
-from pruning.methods.base import NEEDS
+from pruning.methods.base import NEEDS, PRESET_FIELDS
 from pruning.options import describe, parse
 from pruning.pruners import GradualPruning, iterative_prune
 from pruning.train import TrainConfig, finetune
@@ -42,14 +42,17 @@ def _prune(architecture: str, name: str, variant, model) -> tuple[dict, dict]:
     """Prune `model` as the variant says; (masks, scores)."""
     method = METHODS[name]
     allocation, sparsity = variant.allocation or "global", _sparsity(variant.allocation or "global")
+    names = {f.name for f in dataclasses.fields(method.hparams)}
+    preset = method.presets.get(variant.preset, {}).get(variant.schedule, {})
+    hparams = {**{k: v for k, v in preset.items() if k in names}, **variant.hparams}
     torch.manual_seed(0)
     if variant.schedule == "one-shot":
-        return method.prune_once(model, itertools.islice(_batches(architecture), 3), sparsity, allocation)
+        return method.prune_once(model, itertools.islice(_batches(architecture), 3), sparsity, allocation, **hparams)
     if variant.schedule == "iterative":
-        scorer = method.make_scorer(model)
+        scorer = method.make_scorer(model, **hparams)
         masks = iterative_prune(model, scorer, _batches(architecture), sparsity, 4, allocation, variant.resurrect)
         return masks, scorer.scores()
-    callback = GradualPruning(lambda: method.make_scorer(model), sparsity, start=1, duration=4, every=1,
+    callback = GradualPruning(lambda: method.make_scorer(model, **hparams), sparsity, start=1, duration=4, every=1,
                               allocation=allocation, accumulate_from_start=method.scores_from_start)
     finetune(model, _train_data(architecture), TrainConfig(steps=6, lr=1e-3, batch_size=8, warmup=0.0), seed=0,
              callbacks=(callback,))
@@ -117,11 +120,13 @@ def test_every_declaration_is_complete_and_its_defaults_obey_their_own_rules(nam
     for variant in method.variants:
         assert variant.color.startswith("#") and len(variant.color) == 7
         assert variant.allocation in (None, *method.allocations)
+        assert variant.preset == "" or variant.schedule in method.presets[variant.preset]
+        parse(method.hparams, variant.hparams, "prune.hparams")
     names = {f.name for f in dataclasses.fields(method.hparams)}
     for by_schedule in method.presets.values():
         assert set(by_schedule) <= set(method.schedules)
         for values in by_schedule.values():  # a preset sets hyperparameters and the gradual window only
-            assert set(values) <= names | {"start", "duration"}
+            assert set(values) <= names | set(PRESET_FIELDS)
             parse(method.hparams, {k: v for k, v in values.items() if k in names}, "prune.hparams")
     defaults = parse(method.hparams, {}, "prune.hparams")
     rows = describe(method.hparams)

@@ -14,7 +14,7 @@ from pruning.models import load_model
 from .conftest import tiny_inputs
 
 
-def _reference_seven(weights, grads, beta1, beta2, eps, variant):
+def _reference_seven(weights, grads, beta1, beta2, eps, variant, correction="both"):
     """The formula of docs/ALGORITHMS.md, written out element by element in float64."""
     out = torch.zeros(weights.numel(), dtype=torch.float64)
     flat_w = weights.double().flatten()
@@ -25,7 +25,8 @@ def _reference_seven(weights, grads, beta1, beta2, eps, variant):
             a = abs(gi) if variant == "abs" else gi
             m = beta1 * m + (1 - beta1) * a
             v = beta2 * v + (1 - beta2) * a * a
-            c = (m / (1 - beta1**t)) / (math.sqrt(v / (1 - beta2**t)) + eps)
+            first, second = m / (1 - beta1**t), 1 / (math.sqrt(v / (1 - beta2**t)) + eps)
+            c = {"both": first * second, "first": first, "second": second}[correction]
             s += abs(float(flat_w[i]) * c * gi)
         out[i] = s
     return out.view(weights.shape)
@@ -46,6 +47,21 @@ def test_seven_score_matches_the_hand_written_formula_on_a_tiny_model(variant, f
     expected = _reference_seven(param.detach()[:3, :4], grads, 0.5, 0.7, 1e-9, variant)
     torch.testing.assert_close(got[:3, :4].double(), expected, rtol=1e-4, atol=1e-12)
     assert model.training is False and all(p.grad is None for p in model.parameters())
+
+
+@pytest.mark.parametrize("correction", ["first", "second"])
+def test_seven_ablations_of_the_correction_match_the_formula(correction):
+    model = load_model("tiny-bert", 3).eval()
+    batches = [tiny_inputs("tiny-bert", batch=4, seed=s) for s in range(3)]
+    name = "bert.encoder.layer.0.intermediate.dense.weight"
+    param = prunable_parameters(model)[name]
+    grads = []
+    for batch in batches:
+        backward_on(model, batch)
+        grads.append(param.grad[:2, :5].clone())
+    got = score("seven", model, batches, beta1=0.8, beta2=0.9, correction=correction)[name]
+    expected = _reference_seven(param.detach()[:2, :5], grads, 0.8, 0.9, 1e-9, "abs", correction)
+    torch.testing.assert_close(got[:2, :5].double(), expected, rtol=1e-4, atol=1e-12)
 
 
 def test_snip_is_the_mean_saliency():

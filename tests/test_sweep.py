@@ -24,7 +24,7 @@ def _sweep_file(tmp_path, sweep: str, name: str = "study.toml"):
 
 @pytest.mark.parametrize("sweep, message", [
     ('methods = ["SNAP"]\nsparsities = [0.5]\nseeds = [0]',
-     "sweep.methods: 'SNAP' is not allowed; allowed: GraSP, magnitude"),
+     "sweep.methods: 'SNAP' is not allowed; allowed: GraSP, GraSP"),
     ('methods = ["SNIP"]\nsparsities = [1.5]\nseeds = [0]', "sweep.sparsities: 1.5 is not allowed; allowed: decimals"),
     ('methods = ["SNIP"]\nsparsities = [0.5]\nseeds = []', "sweep.seeds: expected a non-empty list"),
     ('methods = ["SNIP", "SNIP"]\nsparsities = [0.5]\nseeds = [0]', "sweep.methods: ['SNIP', 'SNIP'] has repeats"),

@@ -23,6 +23,9 @@ from ..options import parse
 SCHEDULES = ("one-shot", "iterative", "gradual")
 """one-shot: score once, then fine-tune; iterative: prune before fine-tuning in T rounds on the
 exponential schedule; gradual: prune during fine-tuning on the cubic schedule."""
+PRESET_FIELDS = ("start", "duration", "start_fraction", "duration_fraction", "every")
+"""What a preset may set besides hyperparameters: the gradual window in the paper's steps, or as
+fractions of the fine-tuning steps (the paper's shape scaled to ours), and the re-mask interval."""
 NEEDS = ("nothing", "gradients", "hessian-vector", "activations")
 """What scoring reads: the weights alone, gradients, Hessian-vector products, or the inputs of
 every prunable layer (forward passes only)."""
@@ -51,8 +54,10 @@ class Scorer:
     def scores(self) -> Scores:
         raise NotImplementedError
 
-    def forget(self, masks: Masks) -> None:
-        """No resurrection: a pruned weight's accumulated state is dropped (default: none kept)."""
+    def forget(self, masks: Masks, removed: dict[str, torch.Tensor] | None = None) -> None:
+        """No resurrection: a pruned weight's accumulated state is dropped (default: none kept).
+        `removed`, if given, holds the flat indices newly pruned since the last call (the same
+        result at a cost proportional to them; see zero_pruned)."""
 
     def accumulate(self, model: nn.Module, batches: Iterable[dict]) -> None:
         """One pass over `batches` at fixed weights: a backward and an update per batch."""
@@ -70,14 +75,26 @@ class DataFreeScorer(Scorer):
 
 @dataclass(frozen=True)
 class Variant:
-    """A schedule of a method as papers name it, and its colour on every chart. `resurrect` and
-    `allocation` (None: the run's) are part of what selects it."""
+    """A method as papers name it, with its colour on every chart: a schedule and the [prune]
+    fields that select it: resurrection, an allocation (None: the run's), a preset, fixed
+    hyperparameters. A run takes the label of the most specific variant its fields match."""
 
     label: str
     schedule: str
     color: str
     resurrect: bool = False
     allocation: str | None = None
+    preset: str = ""
+    hparams: dict = field(default_factory=dict)
+
+    def matches(self, schedule: str, resurrect: bool, allocation: str, preset: str, hparams: dict) -> bool:
+        return ((self.schedule, self.resurrect, self.preset) == (schedule, resurrect, preset)
+                and self.allocation in (None, allocation)
+                and all(hparams.get(k) == v for k, v in self.hparams.items()))
+
+    @property
+    def specificity(self) -> int:
+        return (self.allocation is not None) + len(self.hparams)
 
 
 OneShot = Callable[..., tuple[Masks, Scores]]
@@ -97,7 +114,7 @@ class Method:
     hparams: type = NoHparams
     allocations: tuple[str, ...] = ALLOCATIONS
     presets: dict[str, dict[str, dict]] = field(default_factory=dict)
-    """name -> schedule -> hyperparameters and schedule fields (start, duration, …) of a paper"""
+    """name -> schedule -> hyperparameters and PRESET_FIELDS of a paper's setting"""
     scores_from_start: bool = False
     """gradual only: accumulate scores from the first fine-tuning step (movement, PLATON), not t_i"""
     rewrites_weights: bool = False
@@ -153,6 +170,17 @@ def register(method: Method) -> Method:
         raise ValueError(f"method {method.name!r} is registered twice")
     REGISTRY[method.name] = method
     return method
+
+
+@torch.no_grad()
+def zero_pruned(states: dict[str, torch.Tensor], masks: Masks, removed: dict[str, torch.Tensor] | None) -> None:
+    """Zero per-weight scorer state where `masks` prune: at the flat indices `removed` when given
+    (only what changed since the last mask), else by multiplying with the masks."""
+    for name, tensor in states.items():
+        if removed is None:
+            tensor.mul_(masks[name])
+        elif removed[name].numel():
+            tensor.view(-1).index_fill_(0, removed[name], 0.0)
 
 
 @contextmanager

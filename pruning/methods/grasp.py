@@ -56,5 +56,8 @@ class GraspScorer(Scorer):
 
 register(Method(
     "grasp", "θ⊙Hḡ: keep weights whose removal would most reduce gradient flow", needs="hessian-vector",
-    scorer=GraspScorer, hparams=GraspHparams, variants=(Variant("GraSP", "one-shot", "#8c564b"),),
+    scorer=GraspScorer, hparams=GraspHparams, variants=(
+        Variant("GraSP", "one-shot", "#8c564b"),
+        Variant("GraSP (T = 200)", "one-shot", "#c49c94", hparams={"temperature": 200.0}),
+    ),
 ))

@@ -6,6 +6,10 @@ import torch
 
 from .base import Method, Scorer, Variant, register
 
+AUTHORS = {"gradual": {"start_fraction": 0.1, "duration_fraction": 0.7}}
+"""Sanh et al.'s schedule shape (SQuAD, BERT-base: no pruning for the first 5,400 steps, the
+mask fixed for the last 10,800 of about 55,000), scaled to any fine-tuning."""
+
 
 class MovementScorer(Scorer):
     def __init__(self, params, hparams=None):
@@ -23,5 +27,8 @@ class MovementScorer(Scorer):
 
 register(Method(
     "movement", "−Σ θ⊙g during fine-tuning: keep weights moving away from zero", needs="gradients",
-    scorer=MovementScorer, variants=(Variant("movement", "gradual", "#d62728"),), scores_from_start=True,
+    scorer=MovementScorer, scores_from_start=True, presets={"authors": AUTHORS}, variants=(
+        Variant("movement", "gradual", "#d62728"),
+        Variant("movement (authors' schedule)", "gradual", "#ff9896", preset="authors"),
+    ),
 ))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 
 from ..options import option
-from .base import Method, Scorer, Variant, register
+from .base import Method, Scorer, Variant, register, zero_pruned
 
 
 @dataclass(frozen=True)
@@ -36,15 +36,21 @@ class PlatonScorer(Scorer):
     def scores(self) -> dict[str, torch.Tensor]:
         return {name: self.mean[name] * self.uncertainty[name] for name in self.params}
 
-    @torch.no_grad()
-    def forget(self, masks) -> None:
-        for name, mask in masks.items():
-            self.mean[name].mul_(mask)
-            self.uncertainty[name].mul_(mask)
+    def forget(self, masks, removed=None) -> None:
+        zero_pruned(self.mean, masks, removed)
+        zero_pruned(self.uncertainty, masks, removed)
 
 
 register(Method(
     "platon", "Ī⊙U: smoothed sensitivity times its uncertainty, pruned on the cubic schedule",
     needs="gradients", scorer=PlatonScorer, hparams=PlatonHparams,
-    variants=(Variant("PLATON", "gradual", "#393b79"),), scores_from_start=True,
+    scores_from_start=True, presets={"authors": {"gradual": {
+        # the authors' SST-2 script: 1,000 steps before pruning and the mask fixed for the last 5,000
+        # of about 12,630 (6 epochs at batch 32), β1 = β2 = 0.85; their ΔT = 10 of 12,630 steps
+        # scales to re-masking every step
+        "beta1": 0.85, "beta2": 0.85, "start_fraction": 0.08, "duration_fraction": 0.52}}},
+    variants=(
+        Variant("PLATON", "gradual", "#393b79"),
+        Variant("PLATON (authors' schedule)", "gradual", "#6b6ecf", preset="authors"),
+    ),
 ))

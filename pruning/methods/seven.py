@@ -6,6 +6,8 @@ were taken at):
     m_t = β1·m_{t−1} + (1 − β1)·a_t          v_t = β2·v_{t−1} + (1 − β2)·a_t²
     c_t = (m_t / (1 − β1^t)) / (sqrt(v_t / (1 − β2^t)) + ε)
     S  += |θ ⊙ c_t ⊙ g_t|
+(`correction` "first": c_t = m_t / (1 − β1^t); "second": c_t = 1 / (sqrt(v_t / (1 − β2^t)) + ε),
+the paper's Table IV ablation.)
 c_t ≈ 1 for a weight whose gradient is steady, ≈ 0 for a noisy one, so S prefers weights that
 are consistently important (sentinels) over those important on some batches only.
 Pruned weights' m, v and S are reset to 0 at every mask update (no resurrection).
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from ..options import option
-from .base import Method, Scorer, Variant, corrected_ratio, register
+from .base import Method, Scorer, Variant, corrected_ratio, register, zero_pruned
 
 PRESETS = {
     # the paper (BERT-base on GLUE, CLIP): SEVENpre's (β1, β2); SEVENdyn's (β1, β2) and its window
@@ -35,6 +37,9 @@ PRESETS = {
     "mnli": {"iterative": {"beta1": 0.1, "beta2": 0.2},
              "gradual": {"beta1": 0.7, "beta2": 0.9, "start": 5400, "duration": 16600}},
     "clip": {"iterative": {"beta1": 0.8, "beta2": 0.9}, "gradual": {"beta1": 0.8, "beta2": 0.9}},
+    # SEVENdyn's SST-2 shape scaled to any fine-tuning: t_i = 1,000 and N_p = 4,000 of 21,050 steps
+    # (10 epochs of 67,349 examples at batch 32), then the mask stays fixed for the last 76%
+    "authors": {"gradual": {"beta1": 0.8, "beta2": 0.8, "start_fraction": 0.048, "duration_fraction": 0.19}},
 }
 
 
@@ -44,7 +49,10 @@ class SevenHparams:
     beta2: float = option(0.9, "decay β2 of the second moment v", "[0, 1)")
     eps: float = option(1e-9, "ε in c = m̂ / (√v̂ + ε)", "(0, inf)")
     variant: str = option("abs", "moments of |g| (the authors' code) or of g (the paper)", ("abs", "signed"))
-    foreach: bool = option(False, "one fused torch._foreach_* op per term instead of a per-tensor loop")
+    correction: str = option("both", "c = m̂/(√v̂ + ε) (both), m̂ alone (first) or 1/(√v̂ + ε) alone (second): "
+                                     "the paper's Table IV ablation", ("both", "first", "second"))
+    foreach: bool = option(False, "one fused torch._foreach_* op per term instead of a per-tensor loop "
+                                  "(correction both only)")
 
 
 class SevenScorer(Scorer):
@@ -55,7 +63,8 @@ class SevenScorer(Scorer):
     def __init__(self, params, hparams: SevenHparams):
         super().__init__(params, hparams)
         h = hparams
-        self.beta1, self.beta2, self.eps, self.variant, self.foreach = h.beta1, h.beta2, h.eps, h.variant, h.foreach
+        self.beta1, self.beta2, self.eps, self.variant = h.beta1, h.beta2, h.eps, h.variant
+        self.correction, self.foreach = h.correction, h.foreach and h.correction == "both"
         self.names = list(params)
         self.m = [torch.zeros_like(p) for p in params.values()]
         self.v = [torch.zeros_like(p) for p in params.values()]
@@ -75,8 +84,18 @@ class SevenScorer(Scorer):
 
     def _update_one(self, g, theta, m, v, total) -> None:
         a = g.abs() if self.variant == "abs" else g
-        c = corrected_ratio(a, m, v, self.t, self.beta1, self.beta2, self.eps, out=a if a is not g else None)
+        c = self._coefficient(a, m, v, out=a if a is not g else None)
         total.add_(c.mul_(g).mul_(theta).abs_())
+
+    def _coefficient(self, a, m, v, out) -> torch.Tensor:
+        """c_t of the chosen correction, after the moments take `a` (in place)."""
+        if self.correction == "both":
+            return corrected_ratio(a, m, v, self.t, self.beta1, self.beta2, self.eps, out=out)
+        m.lerp_(a, 1 - self.beta1)
+        v.mul_(self.beta2).addcmul_(a, a, value=1 - self.beta2)
+        if self.correction == "first":
+            return torch.div(m, 1 - self.beta1**self.t, out=out)
+        return torch.div(v, 1 - self.beta2**self.t, out=out).sqrt_().add_(self.eps).reciprocal_()
 
     def _update_foreach(self, grads, weights) -> None:
         a = torch._foreach_abs(grads) if self.variant == "abs" else grads
@@ -96,15 +115,21 @@ class SevenScorer(Scorer):
     def scores(self) -> dict[str, torch.Tensor]:
         return dict(zip(self.names, self.total, strict=True))
 
-    @torch.no_grad()
-    def forget(self, masks) -> None:
-        kept = [masks[name] for name in self.names]
+    def forget(self, masks, removed=None) -> None:
         for state in (self.m, self.v, self.total):
-            torch._foreach_mul_(state, kept)
+            zero_pruned(dict(zip(self.names, state, strict=True)), masks, removed)
 
 
 register(Method(
     "seven", "Adam-corrected |θ⊙ĝ|: keeps weights whose gradients are steady (sentinels)", needs="gradients",
     scorer=SevenScorer, hparams=SevenHparams, presets=PRESETS,
-    variants=(Variant("SEVENpre", "iterative", "#2ca02c"), Variant("SEVENdyn", "gradual", "#17becf")),
+    variants=(
+        Variant("SEVENpre", "iterative", "#2ca02c"),
+        Variant("SEVENdyn", "gradual", "#17becf"),
+        Variant("SEVENdyn (authors' schedule)", "gradual", "#0b7285", preset="authors"),
+        Variant("SEVENpre (signed)", "iterative", "#8fd175", hparams={"variant": "signed"}),
+        Variant("SEVENpre (first moment only)", "iterative", "#5c8a3a", hparams={"correction": "first"}),
+        Variant("SEVENpre (second moment only)", "iterative", "#1b4d1b", hparams={"correction": "second"}),
+        Variant("SEVENpre + resurrection", "iterative", "#b5cf6b", resurrect=True),
+    ),
 ))

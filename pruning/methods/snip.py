@@ -5,7 +5,7 @@ original values)."""
 
 import torch
 
-from .base import Method, Scorer, Variant, register
+from .base import Method, Scorer, Variant, register, zero_pruned
 
 
 class SnipScorer(Scorer):
@@ -24,9 +24,8 @@ class SnipScorer(Scorer):
     def scores(self) -> dict[str, torch.Tensor]:
         return {name: s / max(1, self.count) for name, s in self.total.items()}
 
-    def forget(self, masks) -> None:
-        for name, mask in masks.items():
-            self.total[name].mul_(mask)
+    def forget(self, masks, removed=None) -> None:
+        zero_pruned(self.total, masks, removed)
 
 
 register(Method(

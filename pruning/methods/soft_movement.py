@@ -14,6 +14,7 @@ import torch
 
 from ..options import option
 from .base import Method, Scorer, Variant, corrected_ratio, register
+from .movement import AUTHORS
 
 
 @dataclass(frozen=True)
@@ -52,5 +53,8 @@ class SoftMovementScorer(Scorer):
 register(Method(
     "soft-movement", "Adam-trained scores with an L1 penalty on σ(S): movement that lets idle weights sink",
     needs="gradients", scorer=SoftMovementScorer, hparams=SoftMovementHparams,
-    variants=(Variant("soft movement", "gradual", "#e377c2"),), scores_from_start=True,
+    scores_from_start=True, presets={"authors": AUTHORS}, variants=(
+        Variant("soft movement", "gradual", "#e377c2"),
+        Variant("soft movement (authors' schedule)", "gradual", "#f7b6d2", preset="authors"),
+    ),
 ))
