@@ -132,6 +132,11 @@ class Run:
         return method_color(self.method, self.manifest.get("method_color"))
 
     @property
+    def shipped(self) -> dict | None:
+        """{study, command} of a run that came in a bundle (computed elsewhere), else None."""
+        return self.manifest.get("shipped")
+
+    @property
     def is_path(self) -> bool:
         """An SPP run: a whole solution path, not one sparsity."""
         return self.manifest.get("method") == "spp"
@@ -208,6 +213,8 @@ def load_tensors(run: Run, name: str) -> dict[str, np.ndarray]:
     return load_file(path) if path.exists() else {}
 
 
+RUN_ID = re.compile(r"^[0-9a-f]{12}$")
+"""A run_id: the first 12 hex digits of the config's sha256."""
 STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -222,12 +229,13 @@ def _study_path(root: str | Path | None, study: str) -> Path:
     return runs_root(root) / ".studies" / f"{check_study_name(study)}.json"
 
 
-def write_study(root: str | Path | None, study: str, runs: list[dict]) -> Path:
-    """Record a study: its name and planned runs ({run_id, method, sparsity, seed}), atomically."""
+def write_study(root: str | Path | None, study: str, runs: list[dict], command: str = "") -> Path:
+    """Record a study: its name, planned runs ({run_id, method, sparsity, seed}) and the command
+    that computes them, atomically."""
     path = _study_path(root, study)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp-{os.getpid()}")
-    tmp.write_text(json.dumps({"study": study, "runs": runs}, indent=1))
+    tmp.write_text(json.dumps({"study": study, "command": command, "runs": runs}, indent=1))
     tmp.replace(path)
     return path
 
@@ -239,7 +247,9 @@ def list_studies(root: str | Path | None = None) -> list[str]:
 
 
 def study_runs(root: str | Path | None, study: str) -> list[Run]:
-    """The finished runs of `study` (planned runs not yet done, or broken, are left out)."""
+    """The finished runs of `study` (planned runs not yet done, or broken, are left out; so is an
+    entry that is not a run_id, which could otherwise name a folder outside the runs folder)."""
     planned = json.loads(_study_path(root, study).read_text())["runs"]
-    runs = [read_run(runs_root(root) / entry["run_id"]) for entry in planned]
+    ids = [entry.get("run_id") for entry in planned if isinstance(entry, dict)]
+    runs = [read_run(runs_root(root) / run_id) for run_id in ids if isinstance(run_id, str) and RUN_ID.match(run_id)]
     return [run for run in runs if run.status == "done"]

@@ -1,4 +1,4 @@
-"""Command line: python -m pruning {run, sweep, list, show, export, demo, methods}.
+"""Command line: python -m pruning {run, sweep, list, show, export, demo, methods, bundle, import}.
 
 Exit codes: 0 done, 1 the run failed while computing, 2 bad input (nothing written).
 """
@@ -10,7 +10,7 @@ import sys
 import pandas as pd
 
 from analysis.solution_path import BUDGETS
-from analysis.store import Run, list_runs, load_table, read_run, runs_root
+from analysis.store import Run, list_runs, list_studies, load_table, read_run, runs_root
 from analysis.tables import final_metrics
 
 from .config import ConfigError, load_config
@@ -98,6 +98,29 @@ def _export(args) -> int:
     return 0
 
 
+def _bundle(args) -> int:
+    from analysis.bundle import export_bundle
+
+    if args.study not in list_studies(args.runs):
+        raise ConfigError(f"study: {args.study!r} is not recorded under {runs_root(args.runs)}; "
+                          f"recorded: {', '.join(list_studies(args.runs)) or 'none'}")
+    path = export_bundle(args.study, args.out, args.runs)
+    print(f"{path} ({path.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+def _import(args) -> int:
+    from analysis.bundle import BundleError, import_bundle
+
+    for path in args.bundles:
+        try:
+            study, added = import_bundle(path, args.runs)
+        except BundleError as error:
+            raise ConfigError(str(error)) from None
+        print(f"{path}: study {study}, {len(added)} runs added")
+    return 0
+
+
 def _methods(args) -> int:
     from .catalogue import method_help, methods_markdown
 
@@ -130,6 +153,13 @@ def parser() -> argparse.ArgumentParser:
     sweep.set_defaults(handler=_sweep)
     for name, handler, text in (("list", _list, "list runs"), ("demo", _demo, "compute the demo")):
         sub.add_parser(name, help=text).set_defaults(handler=handler)
+    bundle = sub.add_parser("bundle", help="write a study's finished runs as a light zip (no masks or weights)")
+    bundle.add_argument("study")
+    bundle.add_argument("--out", required=True, help="the zip to write")
+    bundle.set_defaults(handler=_bundle)
+    importer = sub.add_parser("import", help="import study bundles into the runs folder, after validating them")
+    importer.add_argument("bundles", nargs="+")
+    importer.set_defaults(handler=_import)
     methods = sub.add_parser("methods", help="the pruning methods: variants, needs, hyperparameters")
     methods.add_argument("name", nargs="?", help="one method's details")
     methods.add_argument("--markdown", action="store_true", help="the README's method table")

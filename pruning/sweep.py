@@ -13,6 +13,7 @@ planned run_ids; runs already done are skipped, so a killed sweep resumes where 
 
 import copy
 import itertools
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,8 @@ SWEEP_FIELDS = ("study", "methods", "sparsities", "seeds")
 class Sweep:
     study: str
     configs: list[RunConfig]
+    command: str = ""
+    """the command line that computes it"""
     failed: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -69,7 +72,8 @@ def load_sweep(path: str | Path, overrides: list[str] = ()) -> Sweep:
         run["seed"] = seed
         run.setdefault("prune", {}).update(labels[method], sparsity=sparsity)
         configs.append(config_from_dict(run))
-    return Sweep(study, configs)
+    command = " ".join(["python -m pruning sweep", str(path), *(f"--set {shlex.quote(o)}" for o in overrides)])
+    return Sweep(study, configs, command)
 
 
 def run_sweep(sweep: Sweep, root: str | Path | None = None, device: str = "cpu") -> Sweep:
@@ -80,7 +84,7 @@ def run_sweep(sweep: Sweep, root: str | Path | None = None, device: str = "cpu")
     resolve_device(device)  # a bad device fails here, before the study is recorded
     root = runs_root(root)
     write_study(root, sweep.study, [dict(run_id=c.run_id, method=c.label, sparsity=c.sparsity, seed=c.seed)
-                                    for c in sweep.configs])
+                                    for c in sweep.configs], sweep.command)
     bar = tqdm(sweep.configs, desc=f"sweep {sweep.study}", unit="run", dynamic_ncols=True)
     for config in bar:
         bar.set_postfix_str(f"{config.label} {config.sparsity:.0%} seed {config.seed}")

@@ -1,0 +1,135 @@
+"""Study bundles: a study's finished runs as one light zip that another installation imports.
+
+    bundle.json                   format, study, the command that recomputes it, run_ids
+    study.json                    the study record (planned runs)
+    runs/<run_id>/manifest.json   with "shipped": {study, command}
+    runs/<run_id>/<table>.parquet metrics, layers, the RGV and noise tables, sentinels, a
+                                  subsample of the probe's weight sample (SAMPLE_ROWS)
+No per-weight masks, scores or weights travel. Import validates before it writes: member names
+must be exactly these (run_ids of 12 hex digits, known table names; no path can leave the runs
+folder), sizes are bounded, JSON and parquet only (nothing is unpickled), and every manifest
+must describe a finished run with its tables; runs already present are left as they are.
+"""
+
+import io
+import json
+import re
+import shutil
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+
+from .store import OPTIONAL_TABLES, RUN_ID, check_study_name, read_run, runs_root, study_runs, write_study
+
+FORMAT = 1
+SAMPLE_ROWS = 2_000
+"""Weights of the probe's sample kept per run in a bundle (of 20,000 by default)."""
+BUNDLED_TABLES = ("metrics", "layers", "speed", *OPTIONAL_TABLES)
+MAX_MEMBER_BYTES = 32 << 20
+MAX_MEMBERS = 20_000
+MEMBER = re.compile(r"^(bundle\.json|study\.json|runs/([0-9a-f]{12})/(manifest\.json|([a-z_]+)\.parquet))$")
+
+
+class BundleError(ValueError):
+    """A bundle that cannot be imported, and why."""
+
+
+def export_bundle(study: str, out: str | Path, root: str | Path | None = None) -> Path:
+    """Write the finished runs of `study` under `root` into the zip `out`; returns its path."""
+    record = json.loads((runs_root(root) / ".studies" / f"{check_study_name(study)}.json").read_text())
+    runs = [r for r in study_runs(root, study) if not r.is_path]
+    command = record.get("command", "")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("bundle.json", json.dumps({"format": FORMAT, "study": study, "command": command,
+                                                    "runs": [r.run_id for r in runs]}, indent=1))
+        archive.writestr("study.json", json.dumps(record, indent=1))
+        for run in runs:
+            manifest = {**run.manifest, "shipped": {"study": study, "command": command}}
+            archive.writestr(f"runs/{run.run_id}/manifest.json", json.dumps(manifest, indent=1, sort_keys=True))
+            for name in BUNDLED_TABLES:
+                path = run.path / f"{name}.parquet"
+                if not path.exists():
+                    continue
+                frame = pd.read_parquet(path)
+                if name == "sample" and len(frame) > SAMPLE_ROWS:
+                    frame = frame.sample(SAMPLE_ROWS, random_state=0).sort_index()
+                buffer = io.BytesIO()
+                frame.to_parquet(buffer, index=False)
+                archive.writestr(f"runs/{run.run_id}/{name}.parquet", buffer.getvalue())
+    return out
+
+
+def _checked_members(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
+    members = archive.infolist()
+    if len(members) > MAX_MEMBERS:
+        raise BundleError(f"bundle: {len(members)} members; at most {MAX_MEMBERS}")
+    found = {}
+    for info in members:
+        match = MEMBER.match(info.filename)
+        table = match.group(4) if match else None
+        if not match or (table is not None and table not in BUNDLED_TABLES):
+            raise BundleError(f"bundle: member {info.filename!r} is not allowed; members are bundle.json, "
+                              "study.json and runs/<12 hex>/{manifest.json, <table>.parquet}")
+        if info.file_size > MAX_MEMBER_BYTES:
+            raise BundleError(f"bundle: member {info.filename} is {info.file_size} bytes; at most {MAX_MEMBER_BYTES}")
+        found[info.filename] = info
+    for required in ("bundle.json", "study.json"):
+        if required not in found:
+            raise BundleError(f"bundle: {required} is missing")
+    return found
+
+
+def import_bundle(path: str | Path, root: str | Path | None = None) -> tuple[str, list[str]]:
+    """Import a bundle into the runs folder; returns (study, run_ids added). Nothing is written
+    unless the whole bundle is valid."""
+    root = runs_root(root)
+    try:
+        archive = zipfile.ZipFile(path)
+    except (OSError, zipfile.BadZipFile) as error:
+        raise BundleError(f"bundle: {path} is not a readable zip ({error})") from None
+    with archive:
+        members = _checked_members(archive)
+        try:
+            meta = json.loads(archive.read("bundle.json"))
+            record = json.loads(archive.read("study.json"))
+        except ValueError as error:
+            raise BundleError(f"bundle: bundle.json or study.json is not valid JSON ({error})") from None
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise BundleError(f"bundle: format {meta.get('format') if isinstance(meta, dict) else meta!r}; "
+                              f"this build reads {FORMAT}")
+        try:
+            study = check_study_name(meta.get("study"))
+        except ValueError as error:
+            raise BundleError(str(error)) from None
+        planned = record.get("runs") if isinstance(record, dict) else None
+        if not isinstance(planned, list) or not all(isinstance(e, dict) and RUN_ID.match(str(e.get("run_id")))
+                                                    for e in planned):
+            raise BundleError("bundle: study.json must list runs as {run_id: 12 hex digits, …}")
+        runs: dict[str, dict[str, bytes]] = {}
+        for name, info in members.items():
+            if name.startswith("runs/"):
+                _, run_id, file = name.split("/")
+                runs.setdefault(run_id, {})[file] = archive.read(info)
+        staging = root / f".tmp-import-{study}"
+        added = []
+        for run_id, files in runs.items():
+            if (root / run_id).exists():
+                continue
+            target = staging / run_id
+            target.mkdir(parents=True, exist_ok=True)
+            for file, data in files.items():
+                (target / file).write_bytes(data)
+            run = read_run(target)
+            if run.problem or run.manifest.get("status") != "done":
+                shutil.rmtree(staging)
+                raise BundleError(f"bundle: run {run_id} is not a finished run ({run.problem or run.status})")
+            added.append(run_id)
+        for run_id in added:
+            (staging / run_id).replace(root / run_id)
+        shutil.rmtree(staging, ignore_errors=True)
+        if not (root / ".studies" / f"{study}.json").exists():
+            write_study(root, study, planned, str(record.get("command", meta.get("command", ""))))
+    return study, added

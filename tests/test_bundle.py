@@ -1,0 +1,74 @@
+"""Study bundles: a round trip keeps every table, and hostile or damaged bundles write nothing."""
+
+import io
+import json
+import zipfile
+
+import pandas as pd
+import pytest
+
+from analysis.bundle import SAMPLE_ROWS, BundleError, export_bundle, import_bundle
+from analysis.store import list_runs, list_studies, load_table, study_runs
+
+
+def test_round_trip_keeps_the_study_and_its_tables_but_no_masks(smoke_study, tmp_path):
+    path = export_bundle("smoke", tmp_path / "smoke.zip", smoke_study)
+    study, added = import_bundle(path, tmp_path / "runs")
+    original = {r.run_id: r for r in study_runs(smoke_study, "smoke")}
+    assert study == "smoke" and sorted(added) == sorted(original)
+    assert list_studies(tmp_path / "runs") == ["smoke"]
+    imported = study_runs(tmp_path / "runs", "smoke")
+    assert len(imported) == len(original)
+    for run in imported:
+        assert run.status == "done" and run.shipped["study"] == "smoke"
+        assert "python -m pruning sweep" in run.shipped["command"]
+        source = original[run.run_id]
+        for name in ("metrics", "layers", "finetune_rgv", "noise_scale", "sentinels"):
+            pd.testing.assert_frame_equal(load_table(run, name), load_table(source, name))
+        assert len(load_table(run, "sample")) == min(SAMPLE_ROWS, len(load_table(source, "sample")))
+        assert not (run.path / "masks.safetensors").exists()
+    assert import_bundle(path, tmp_path / "runs")[1] == []  # present runs stay as they are
+
+
+def _bundle(tmp_path, members: dict[str, bytes]) -> str:
+    path = tmp_path / "hostile.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return str(path)
+
+
+VALID = {"bundle.json": json.dumps({"format": 1, "study": "s", "command": ""}).encode(),
+         "study.json": json.dumps({"study": "s", "runs": []}).encode()}
+
+
+@pytest.mark.parametrize("members, message", [
+    ({**VALID, "../escape.json": b"{}"}, "not allowed"),
+    ({**VALID, "/etc/passwd": b""}, "not allowed"),
+    ({**VALID, "runs/../../x/manifest.json": b"{}"}, "not allowed"),
+    ({**VALID, "runs/ABCDEF/manifest.json": b"{}"}, "not allowed"),
+    ({**VALID, "runs/0123456789ab/model.pkl": b"\x80\x04"}, "not allowed"),
+    ({**VALID, "runs/0123456789ab/masks.parquet": b""}, "not allowed"),
+    ({**VALID, "runs/0123456789ab/manifest.json": b"{ truncated"}, "not a finished run"),
+    ({**VALID, "runs/0123456789ab/manifest.json": json.dumps(
+        {"schema_version": 1, "run_id": "0123456789ab", "status": "failed", "method": "snip", "sparsity": 0.5,
+         "seed": 0, "config": {}}).encode()}, "not a finished run"),
+    ({"bundle.json": VALID["bundle.json"], "study.json": json.dumps({"runs": [{"run_id": "../../etc"}]}).encode()},
+     "12 hex digits"),
+    ({"bundle.json": json.dumps({"format": 9, "study": "s"}).encode(), "study.json": VALID["study.json"]}, "format"),
+    ({"bundle.json": json.dumps({"format": 1, "study": "../s"}).encode(), "study.json": VALID["study.json"]},
+     "sweep.study"),
+    ({"study.json": VALID["study.json"]}, "bundle.json is missing"),
+])
+def test_hostile_or_damaged_bundles_are_refused_and_write_nothing(tmp_path, members, message):
+    root = tmp_path / "runs"
+    with pytest.raises(BundleError, match=message):
+        import_bundle(_bundle(tmp_path, members), root)
+    assert not list_runs(root) and not list_studies(root)
+    assert not root.exists() or not any(p for p in root.iterdir() if p.name != ".studies")
+
+
+def test_a_file_that_is_not_a_zip_is_refused(tmp_path):
+    (tmp_path / "bundle.zip").write_bytes(io.BytesIO(b"not a zip").getvalue())
+    with pytest.raises(BundleError, match="not a readable zip"):
+        import_bundle(tmp_path / "bundle.zip", tmp_path / "runs")
