@@ -240,6 +240,11 @@ def write_study(root: str | Path | None, study: str, runs: list[dict], command: 
     return path
 
 
+def study_record(root: str | Path | None, study: str) -> dict:
+    """A study's record: {study, command, runs}."""
+    return json.loads(_study_path(root, study).read_text())
+
+
 def list_studies(root: str | Path | None = None) -> list[str]:
     """Names of the recorded studies, sorted."""
     folder = runs_root(root) / ".studies"
@@ -249,7 +254,7 @@ def list_studies(root: str | Path | None = None) -> list[str]:
 def study_runs(root: str | Path | None, study: str) -> list[Run]:
     """The finished runs of `study` (planned runs not yet done, or broken, are left out; so is an
     entry that is not a run_id, which could otherwise name a folder outside the runs folder)."""
-    planned = json.loads(_study_path(root, study).read_text())["runs"]
+    planned = study_record(root, study)["runs"]
     ids = [entry.get("run_id") for entry in planned if isinstance(entry, dict)]
     runs = [read_run(runs_root(root) / run_id) for run_id in ids if isinstance(run_id, str) and RUN_ID.match(run_id)]
     return [run for run in runs if run.status == "done"]

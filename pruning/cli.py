@@ -1,4 +1,4 @@
-"""Command line: python -m pruning {run, sweep, list, show, export, demo, methods, bundle, import}.
+"""Command line: python -m pruning {run, sweep, list, show, export, demo, methods, bundle, import, report}.
 
 Exit codes: 0 done, 1 the run failed while computing, 2 bad input (nothing written).
 """
@@ -121,6 +121,19 @@ def _import(args) -> int:
     return 0
 
 
+def _report(args) -> int:
+    from analysis.readme import replace_block
+    from analysis.report import evaluate, render_markdown
+
+    text = render_markdown(evaluate(args.runs))
+    if args.readme:
+        replace_block(args.readme, "report", text)
+        print(f"{args.readme}: the report block rewritten from {runs_root(args.runs)}")
+    else:
+        print(text)
+    return 0
+
+
 def _methods(args) -> int:
     from .catalogue import method_help, methods_markdown
 
@@ -160,6 +173,9 @@ def parser() -> argparse.ArgumentParser:
     importer = sub.add_parser("import", help="import study bundles into the runs folder, after validating them")
     importer.add_argument("bundles", nargs="+")
     importer.set_defaults(handler=_import)
+    report = sub.add_parser("report", help="the SEVEN paper's claims tested on the runs: tables and verdicts")
+    report.add_argument("--readme", help="rewrite this README's report block instead of printing")
+    report.set_defaults(handler=_report)
     methods = sub.add_parser("methods", help="the pruning methods: variants, needs, hyperparameters")
     methods.add_argument("name", nargs="?", help="one method's details")
     methods.add_argument("--markdown", action="store_true", help="the README's method table")

@@ -14,6 +14,7 @@ i.e. the mask a one-shot SNIP run with the same seed would choose.
 """
 
 import itertools
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +26,7 @@ from .data import Encoded
 from .gradstats import LOG10_EDGES, GradientStats, noise_table, rgv_table
 from .masks import masks_from_scores
 from .methods import METHODS
-from .methods.base import accumulate, backward_on, gradients_only_for
+from .methods.base import accumulate, backward_on, evaluating, gradients_only_for
 from .train import endless_batches
 
 PROBE_SEED_OFFSET = 7919
@@ -41,24 +42,42 @@ class ProbeResult:
     noise: pd.DataFrame
 
 
-def probe(model: torch.nn.Module, train: Encoded, masks: dict[str, torch.Tensor] | None, *, batches: int,
-          batch_size: int, split_seed: int, score_batches: list[dict], sparsity: float, allocation: str,
+def probe_gradients(model: torch.nn.Module, train: Encoded, batches: int, batch_size: int,
+                    split_seed: int) -> Iterator[dict[str, torch.Tensor]]:
+    """The probe's gradients of the prunable weights, batch after batch (eval mode, fixed θ; each
+    dict is fresh, so a caller may keep them to replay)."""
+    params = {w.name: w.module.get_parameter("weight") for w in prunable_weights(model)}
+    stream = endless_batches(train, batch_size, split_seed + PROBE_SEED_OFFSET)
+    with evaluating(model), gradients_only_for(model, params):
+        for batch in itertools.islice(stream, batches):
+            backward_on(model, batch)
+            yield {name: p.grad.detach().clone() for name, p in params.items()}
+    model.zero_grad(set_to_none=True)
+
+
+def snip_reference(model: torch.nn.Module, score_batches: list[dict]) -> dict[str, torch.Tensor]:
+    """SNIP's scores on a run's own scoring batches: the noise-blind reference at equal density."""
+    return accumulate(METHODS["snip"].make_scorer(model), model, score_batches).scores()
+
+
+def probe(model: torch.nn.Module, gradients: Iterable[dict[str, torch.Tensor]], masks: dict[str, torch.Tensor] | None,
+          *, batch_size: int, snip: dict[str, torch.Tensor] | None, sparsity: float, allocation: str,
           snr_threshold: float = 1.0, sample_size: int = 20_000, sample_seed: int = 0) -> ProbeResult:
-    """Gradient noise of `model` as it is now, split by `masks` (None: a dense run)."""
+    """Gradient noise of `model` at its current weights from its probe `gradients`
+    (probe_gradients), split by `masks` (None: a dense run); `snip`: the SNIP reference scores
+    (None: nothing pruned)."""
     weights = prunable_weights(model)
     table = {w.name: w for w in weights}
     params = {w.name: w.module.get_parameter("weight") for w in weights}
     stats = GradientStats(params, masks, {w.name: w.role for w in weights})
-    stream = endless_batches(train, batch_size, split_seed + PROBE_SEED_OFFSET)
-    model.eval()
-    with gradients_only_for(model, params):
-        for batch in itertools.islice(stream, batches):
-            backward_on(model, batch)
-            stats.add_batch()
+    for step in gradients:
+        for name, p in params.items():
+            p.grad = step[name]
+        stats.add_batch()
     model.zero_grad(set_to_none=True)
     moments = stats.compute()
     density_masks = masks or {n: torch.ones_like(p, dtype=torch.bool) for n, p in params.items()}
-    snip = accumulate(METHODS["snip"].make_scorer(model), model, score_batches).scores()
+    snip = snip if snip is not None else {n: torch.ones_like(p) for n, p in params.items()}
     snip_masks = masks_from_scores(snip, sparsity, allocation, weights=table)
     top = masks_from_scores(moments["saliency"], sparsity, allocation, weights=table)
     histograms = pd.DataFrame([

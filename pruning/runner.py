@@ -12,7 +12,9 @@ import itertools
 import os
 import platform
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -33,7 +35,7 @@ from .gradstats import StepNoise
 from .masks import Scores, get_masks
 from .methods import METHODS
 from .models import is_image_model, load_model, load_run_weights, load_tokenizer
-from .probe import probe
+from .probe import probe, probe_gradients, snip_reference
 from .pruners import GradualPruning, iterative_prune
 from .spp_run import compute_spp
 from .train import endless_batches, evaluate, finetune
@@ -93,24 +95,50 @@ def prepare(config: RunConfig, base: Path | None = None, device: torch.device | 
     return Prepared(config, splits, encoded, model.to(device), base, device)
 
 
+PROBE_CACHE_BYTES = 2 << 30
+"""A dense run's probe gradients are kept in memory for the next run pruned from it (a sweep's
+runs follow one another) when they take at most this much; larger models recompute them."""
+_DENSE_PROBE: dict = {}
+
+
+def _dense_probe(prepared: Prepared, batch_size: int) -> tuple[torch.nn.Module, Iterable[dict]]:
+    """The dense model a run was pruned from and its probe gradients, from the cache when the
+    previous run read the same ones (identical values: the same weights and batches)."""
+    config = prepared.config
+    key = (str(prepared.base), config.probe.batches, batch_size, config.data.split_seed, str(prepared.device))
+    if _DENSE_PROBE.get("key") == key:
+        return _DENSE_PROBE["model"], _DENSE_PROBE["gradients"]
+    _DENSE_PROBE.clear()
+    model = load_model(config.model.name, len(prepared.splits.train.label_names), config.seed, config.model.pooler)
+    load_run_weights(model, prepared.base)
+    model.to(prepared.device)
+    gradients = probe_gradients(model, prepared.encoded["train"], config.probe.batches, batch_size,
+                                config.data.split_seed)
+    size = config.probe.batches * sum(p.numel() * p.element_size() for p in prunable_parameters(model).values())
+    if size <= PROBE_CACHE_BYTES:
+        gradients = list(gradients)
+        _DENSE_PROBE.update(key=key, model=model, gradients=gradients)
+    return model, gradients
+
+
 def _probe(prepared: Prepared, model: torch.nn.Module, masks: dict[str, torch.Tensor] | None, writer: RunWriter,
            on_progress: Progress | None) -> pd.DataFrame:
     """The noise probe at the weights the run was pruned from (a dense run: its own); returns
     its gradient SNR and noise scale table."""
     config = prepared.config
     prune = config.prune
-    if prune is not None:
-        model = load_model(config.model.name, len(prepared.splits.train.label_names), config.seed,
-                           config.model.pooler)
-        load_run_weights(model, prepared.base)
-        model.to(prepared.device)
-        score_batches = list(itertools.islice(_scoring_stream(prepared), prune.score_batches))
+    batch_size = (config.finetune if prune else config.dense).batch_size
     if on_progress:
         on_progress("noise probe", 0, config.probe.batches)
+    if prune is not None:
+        model, gradients = _dense_probe(prepared, batch_size)
+        snip = snip_reference(model, list(itertools.islice(_scoring_stream(prepared), prune.score_batches)))
+    else:
+        gradients = probe_gradients(model, prepared.encoded["train"], config.probe.batches, batch_size,
+                                    config.data.split_seed)
+        snip = None
     result = probe(
-        model, prepared.encoded["train"], masks, batches=config.probe.batches,
-        batch_size=(config.finetune if prune else config.dense).batch_size, split_seed=config.data.split_seed,
-        score_batches=score_batches if prune else [], sparsity=config.sparsity,
+        model, gradients, masks, batch_size=batch_size, snip=snip, sparsity=config.sparsity,
         allocation=prune.allocation if prune else "global", snr_threshold=config.probe.snr_threshold,
         sample_size=config.probe.sample_size, sample_seed=config.seed,
     )
@@ -233,36 +261,54 @@ def _relative_half(scores: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
     return out
 
 
+class _Stopwatch(dict):
+    """Seconds spent per stage of a run (recorded in the manifest as `timings`)."""
+
+    @contextmanager
+    def stage(self, name: str):
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self[name] = round(self.get(name, 0.0) + time.perf_counter() - started, 2)
+
+
 def _compute(prepared: Prepared, writer: RunWriter, on_progress: Progress | None) -> dict:
     config, model = prepared.config, prepared.model
     val, test = prepared.encoded["validation"], prepared.encoded["test"]
     rows: list[dict] = []
     sparsity = config.sparsity
     scores, callback, change = None, None, None
+    clock = _Stopwatch()
     scoring = _Counted(_scoring_stream(prepared))
     if config.prune is not None:
-        before = {n: p.detach().clone() for n, p in prunable_parameters(model).items()}
-        scores, callback = _prune(prepared, scoring, on_progress)
-        change = None if callback else kept_change(before, model)
-        del before
+        with clock.stage("prune"):
+            before = {n: p.detach().clone() for n, p in prunable_parameters(model).items()}
+            scores, callback = _prune(prepared, scoring, on_progress)
+            change = None if callback else kept_change(before, model)
+            del before
         train_config, stage = config.finetune, f"{'prune' if callback else 'recover'} {config.label} {sparsity:.0%}"
     else:
         train_config, stage = config.dense, "fine-tune dense"
-    initial = evaluate(model, val)
+    with clock.stage("evaluate"):
+        initial = evaluate(model, val)
     rows += _metric_rows(0, sparsity, "validation", initial)
     torch.manual_seed(config.seed)
     noise = StepNoise(prunable_weights(model))
-    history = finetune(
-        model, prepared.encoded["train"], train_config, config.seed,
-        evaluate_fn=lambda m: evaluate(m, val), description=stage, callbacks=(*([callback] if callback else []), noise),
-        on_progress=(lambda done, total: on_progress(stage, done, total)) if on_progress else None,
-    )
+    with clock.stage("fine-tune"):
+        history = finetune(
+            model, prepared.encoded["train"], train_config, config.seed,
+            evaluate_fn=lambda m: evaluate(m, val), description=stage,
+            callbacks=(*([callback] if callback else []), noise),
+            on_progress=(lambda done, total: on_progress(stage, done, total)) if on_progress else None,
+        )
     for step, metrics in history.evaluations:
         rows += _metric_rows(step, sparsity, "validation", metrics)
     rows += [dict(step=i + 1, sparsity=sparsity, split="train", metric="loss", value=v)
              for i, v in enumerate(history.train_loss)]
     final_val = history.evaluations[-1][1] if history.evaluations else initial
-    final_test = evaluate(model, test)
+    with clock.stage("evaluate"):
+        final_test = evaluate(model, test)
     rows += _metric_rows(train_config.steps, sparsity, "test", final_test)
     writer.table("metrics", pd.DataFrame(rows, columns=["step", "sparsity", "split", "metric", "value"]))
     masks = get_masks(model)
@@ -272,7 +318,8 @@ def _compute(prepared: Prepared, writer: RunWriter, on_progress: Progress | None
     writer.table("finetune_rgv", noise.rgv_table())
     noise_scale = [noise.noise(train_config.batch_size)]
     if config.probe.batches:
-        noise_scale.insert(0, _probe(prepared, model, masks, writer, on_progress))
+        with clock.stage("probe"):
+            noise_scale.insert(0, _probe(prepared, model, masks, writer, on_progress))
     writer.table("noise_scale", pd.concat(noise_scale, ignore_index=True))
     layers = layer_table(model, change)
     writer.table("layers", layers)
@@ -282,7 +329,8 @@ def _compute(prepared: Prepared, writer: RunWriter, on_progress: Progress | None
     budget = {"scoring_batches": scoring.count, "train_steps": train_config.steps,
               "batch_size": train_config.batch_size}
     return {"results": {"validation": final_val, "test": final_test,
-                        "kept_weights": kept, "prunable_weights": int(layers["numel"].sum())}, "budget": budget}
+                        "kept_weights": kept, "prunable_weights": int(layers["numel"].sum())}, "budget": budget,
+            "timings": clock}
 
 
 def execute(config: RunConfig, root: str | Path | None = None,

@@ -48,3 +48,17 @@ def test_rgv_is_split_into_kept_and_pruned_and_the_sample_is_seeded(probed):
     assert 0.25 < sample["kept"].mean() < 0.35
     histograms = load_table(probed["seven"], "histograms")
     assert histograms["count"].sum() > 0
+
+
+def test_a_probe_from_the_cached_dense_gradients_equals_one_computed_afresh(probed, tmp_path):
+    import pandas as pd
+
+    from pruning import runner
+
+    assert runner._DENSE_PROBE  # the second run of the fixture read the first one's gradients
+    runner._DENSE_PROBE.clear()
+    base = load_config(SMOKE)
+    config = replace(base, prune=replace(base.prune, method="seven", sparsity=0.7, iterations=20))
+    fresh = next(r for r in list_runs(execute(config, tmp_path).parent) if r.run_id == config.run_id)
+    for name in ("rgv", "sentinels", "sample", "noise_scale"):
+        pd.testing.assert_frame_equal(load_table(fresh, name), load_table(probed["seven"], name))

@@ -1,21 +1,23 @@
 """The README's generated parts are current: the method table is what the registry says."""
 
-import re
-
+from analysis.bundle import import_bundle
+from analysis.readme import read_block
+from analysis.report import evaluate, render_markdown
 from pruning.catalogue import methods_markdown
 
 from .conftest import ROOT
 
 
-def _block(name: str) -> str:
-    text = (ROOT / "README.md").read_text()
-    found = re.search(rf"<!-- {name}:start -->\n(.*?)\n<!-- {name}:end -->", text, re.S)
-    assert found, f"README.md has no {name} markers"
-    return found.group(1)
-
-
 def test_method_table_is_the_registry_s():
-    assert _block("methods") == methods_markdown(), "run: python -m pruning methods --markdown"
+    assert read_block(ROOT / "README.md", "methods") == methods_markdown(), "run: python -m pruning methods --markdown"
+
+
+def test_report_is_what_the_shipped_bundles_say(tmp_path):
+    for bundle in sorted((ROOT / "studies").glob("*.zip")):
+        import_bundle(bundle, tmp_path)
+    expected = render_markdown(evaluate(tmp_path))
+    assert read_block(ROOT / "README.md", "report") == expected, (
+        "run: python -m pruning import studies/*.zip && python -m pruning report --readme README.md")
 
 
 def test_algorithms_reference_resolves():

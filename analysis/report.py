@@ -1,0 +1,195 @@
+"""The SEVEN paper's claims, each tested on our runs: a table (mean ± std over seeds), the
+seed-paired verdict against every baseline (analysis/paired.py) and one line: held, not held,
+or not testable here (and why). `python -m pruning report` renders them into the README
+between markers; the Reproduction page shows them with links to their runs.
+
+A claim that method A beats B is held when A is ahead (interval above 0) in at least half of
+the (baseline, sparsity) pairs and behind in none; not held otherwise. Where the paper's
+numbers could not be read (the source text we have lost its tables), only its direction is
+compared.
+"""
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from .compare import accuracy_table
+from .paired import paired
+from .store import Run, has_table, list_studies, load_table, study_record, study_runs
+from .tables import final_metrics
+
+
+@dataclass(frozen=True)
+class ClaimSpec:
+    key: str
+    title: str
+    paper: str
+    study: str
+    method: str
+    baselines: tuple[str, ...]
+    metric: str = "val_accuracy"
+    higher_is_better: bool = True
+    label: str = ""
+    """what the metric is, for people"""
+
+
+CLAIMS = (
+    ClaimSpec("pre", "SEVENpre against the one-shot baselines (the paper's Table I in our form)",
+              "Pruned before fine-tuning, SEVENpre is more accurate than SNIP, GraSP, magnitude and random.",
+              "compare", "SEVENpre", ("SNIP", "GraSP", "magnitude", "random"), label="validation accuracy"),
+    ClaimSpec("iterative", "SEVENpre against iterating the noise-blind score",
+              "SEVEN's gain comes from correcting the gradients, not from iterating: it beats Iter-SNIP and FORCE.",
+              "compare", "SEVENpre", ("Iter-SNIP", "FORCE"), label="validation accuracy"),
+    ClaimSpec("dyn", "SEVENdyn against pruning during fine-tuning, at a fair budget (400 steps)",
+              "Pruned during fine-tuning, SEVENdyn is more accurate than movement, soft movement, PLATON and "
+              "gradual magnitude.", "budget", "SEVENdyn (authors' schedule)",
+              ("movement (authors' schedule)", "soft movement (authors' schedule)", "PLATON (authors' schedule)",
+               "gradual magnitude"), label="validation accuracy"),
+    ClaimSpec("trec", "Another task: TREC (6 classes)",
+              "SEVEN's advantage holds across tasks.", "trec", "SEVENpre",
+              ("SNIP", "GraSP", "magnitude", "random", "Iter-SNIP"), label="validation accuracy"),
+    ClaimSpec("sms", "Another task: SMS spam (imbalanced, by MCC)",
+              "SEVEN's advantage holds across tasks.", "sms", "SEVENpre",
+              ("SNIP", "GraSP", "magnitude", "random", "Iter-SNIP"), metric="val_mcc", label="validation MCC"),
+    ClaimSpec("ablation", "The correction coefficient (the paper's Table IV in our form)",
+              "Both moments together (c = m̂/(√v̂ + ε)) beat either alone, and the moments of |g| (the authors' "
+              "code) are no worse than those of g.", "ablation", "SEVENpre",
+              ("SEVENpre (first moment only)", "SEVENpre (second moment only)", "SEVENpre (signed)"),
+              label="validation accuracy"),
+    ClaimSpec("resurrection", "Mask resurrection (the paper's Fig. 6 in our form)",
+              "SEVENpre needs no resurrection: letting pruned weights return does not help it.", "ablation",
+              "SEVENpre", ("SEVENpre + resurrection",), label="validation accuracy"),
+    ClaimSpec("rgv", "Gradient noise after pruning (the paper's Fig. 2 and 5 in our form)",
+              "After SNIP, GraSP and FORCE the gradients of the pruned model vary more during fine-tuning; after "
+              "SEVEN they stay steadier.", "compare", "SEVENpre", ("SNIP", "GraSP", "FORCE"),
+              metric="rgv_median", higher_is_better=False,
+              label="median RGV of the kept weights over the recovery steps (lower is steadier)"),
+    ClaimSpec("sentinels", "Sentinels kept",
+              "At equal density SEVEN keeps more sentinel weights (steady saliency, SNR >= 1) than SNIP does.",
+              "compare", "SEVENpre", ("SNIP",), metric="sw_kept",
+              label="share of sentinels kept, from the probe at the dense weights"),
+)
+
+
+@dataclass
+class Claim:
+    spec: ClaimSpec
+    verdict: str
+    why: str
+    table: pd.DataFrame = field(default_factory=pd.DataFrame)
+    comparisons: pd.DataFrame = field(default_factory=pd.DataFrame)
+    run_ids: list[str] = field(default_factory=list)
+    command: str = ""
+    """the command that recomputes the study"""
+
+
+def rgv_median(run: Run) -> float | None:
+    """Median over the run's fine-tuning steps of the whole model's RGV (Σ numerators / Σ
+    denominators of its matrices at each step)."""
+    if not has_table(run, "finetune_rgv"):
+        return None
+    rgv = load_table(run, "finetune_rgv").groupby("step")[["numerator", "denominator"]].sum()
+    ratios = rgv["numerator"] / rgv["denominator"].where(rgv["denominator"] > 0)
+    return float(ratios.median()) if ratios.notna().any() else None
+
+
+def sentinels_kept(run: Run) -> float | None:
+    """Share of the probe's sentinel weights that the run's mask keeps."""
+    if not has_table(run, "sentinels"):
+        return None
+    sentinels = load_table(run, "sentinels")
+    return float(sentinels["sw_kept"].sum() / sentinels["sw"].sum()) if sentinels["sw"].sum() else None
+
+
+MEASURES = {"rgv_median": rgv_median, "sw_kept": sentinels_kept}
+
+
+def study_table(runs: list[Run], metric: str) -> pd.DataFrame:
+    """final_metrics of `runs`, with `metric` computed from their tables when it is a measure."""
+    table = final_metrics(runs)
+    if metric in MEASURES:
+        table[metric] = [MEASURES[metric](run) for run in runs]
+    return table
+
+
+def evaluate_claim(spec: ClaimSpec, root) -> Claim:
+    if spec.study not in list_studies(root):
+        return Claim(spec, "not testable here", f"the study {spec.study} is not in this runs folder")
+    runs = study_runs(root, spec.study)
+    table = study_table(runs, spec.metric)
+    methods = [spec.method, *spec.baselines]
+    table = table[table["method"].isin(methods) & table[spec.metric].notna()]
+    present = set(table["method"])
+    if spec.method not in present or not present & set(spec.baselines):
+        return Claim(spec, "not testable here", f"the study {spec.study} has no finished runs of {spec.method} "
+                                                f"and its baselines yet")
+    rows = []
+    for baseline in spec.baselines:
+        result = paired(table, spec.method, baseline, spec.metric)
+        if not spec.higher_is_better:
+            result = result.assign(mean=-result["mean"], low=-result["high"], high=-result["low"])
+            result["verdict"] = result["verdict"].map({"ahead": "behind", "behind": "ahead", "tie": "tie"})
+        rows.append(result.assign(baseline=baseline))
+    comparisons = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+    counts = comparisons["verdict"].value_counts() if not comparisons.empty else pd.Series(dtype=int)
+    ahead, behind, total = int(counts.get("ahead", 0)), int(counts.get("behind", 0)), len(comparisons)
+    seeds = int(comparisons["seeds"].min()) if total else 0
+    if total == 0:
+        verdict, why = "not testable here", "no sparsity where both ran with the same seeds"
+    else:
+        verdict = "held" if behind == 0 and ahead * 2 >= total else "not held"
+        why = (f"{spec.method} ahead in {ahead} of {total} seed-paired comparisons, behind in {behind}, tied in "
+               f"{total - ahead - behind} (95% bootstrap intervals over {seeds}+ seeds"
+               + ("; with 3 seeds an interval excludes 0 only when every seed agrees" if seeds <= 3 else "") + ")")
+    return Claim(spec, verdict, why, accuracy_table(table, spec.metric).loc[lambda t: _order(t.index, methods)],
+                 comparisons, sorted(table["run_id"]), study_record(root, spec.study).get("command", ""))
+
+
+def _order(index, methods: list[str]) -> list[str]:
+    return [m for m in methods if m in index]
+
+
+def evaluate(root=None) -> list[Claim]:
+    return [evaluate_claim(spec, root) for spec in CLAIMS]
+
+
+def _markdown(frame: pd.DataFrame) -> str:
+    frame = frame.reset_index()
+    header = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
+    body = ["| " + " | ".join("" if pd.isna(v) else str(v) for v in row) + " |" for row in frame.to_numpy()]
+    return "\n".join([header, rule, *body])
+
+
+def comparison_grid(claim: Claim) -> pd.DataFrame:
+    """Baselines x sparsities: the seed-paired difference (method − baseline, oriented so that
+    positive is better) with its interval and verdict."""
+    c = claim.comparisons
+    if c.empty:
+        return pd.DataFrame()
+    cell = c.apply(lambda r: f"{r['mean']:+.3f} [{r['low']:+.3f}, {r['high']:+.3f}] {r['verdict']}", axis=1)
+    grid = c.assign(cell=cell, sparsity=(100 * c["sparsity"]).round().astype(int).astype(str) + "%")
+    return grid.pivot(index="baseline", columns="sparsity", values="cell").fillna("")
+
+
+def render_markdown(claims: list[Claim]) -> str:
+    """Every claim as README markdown: the claim, our numbers, the paired differences, the verdict."""
+    parts = []
+    for claim in claims:
+        spec = claim.spec
+        parts.append(f"**{spec.title}.** The paper: {spec.paper} **Verdict: {claim.verdict}** ({claim.why}).")
+        if not claim.table.empty:
+            parts.append(f"{spec.label.capitalize()}, mean ± std (seeds), study `{spec.study}`:\n\n"
+                         + _markdown(claim.table.rename_axis("method")))
+            parts.append(f"{spec.method} minus each baseline (positive = {spec.method} better), seed-paired, "
+                         "[95% bootstrap interval]:\n\n" + _markdown(comparison_grid(claim).rename_axis("baseline")))
+            parts.append(f"Recompute: `{claim.command}`")
+    return "\n\n".join(parts)
+
+
+def summary(claims: list[Claim]) -> pd.DataFrame:
+    """One row per claim: title, verdict, why."""
+    return pd.DataFrame([dict(claim=c.spec.title, study=c.spec.study, verdict=c.verdict, why=c.why) for c in claims])
+
+
+__all__ = ["CLAIMS", "Claim", "comparison_grid", "evaluate", "render_markdown", "summary"]
