@@ -121,9 +121,16 @@ def test_noise_pages_show_the_probe_of_the_picked_run(monkeypatch, smoke_runs, p
     assert not at.exception
     charts = _charts(at)
     if page.endswith("gradient_noise.py"):
-        assert [t["name"] for t in charts[0]["data"]] == [target.label]
+        after_lines, after_boxes, before_boxes = charts[0], charts[1], charts[2]
+        assert [t["name"] for t in after_lines["data"]] == [target.label]  # RGV over its fine-tuning steps
+        assert after_lines["data"][0]["line"]["color"] == target.color
+        assert {t["type"] for t in after_boxes["data"]} == {"box"}
+        assert [t["name"] for t in before_boxes["data"]] == [target.label]  # the probe, before pruning
         at.radio(key="noise_subset").set_value("kept").run()
-        assert not at.exception and _charts(at)[0]["data"][0]["type"] == "box"
+        assert not at.exception and _charts(at)[2]["data"][0]["type"] == "box"
+        bars = charts[-1]
+        assert {t["name"] for t in bars["data"]} == {"before pruning (dense weights, fixed)",
+                                                     "after pruning (its fine-tuning)"}
     else:
         assert [t["type"] for t in charts[0]["data"]] == ["scattergl"] * 3
         assert any(target.label in m.value for m in at.markdown)  # its SW/TSW shares are shown

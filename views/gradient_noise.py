@@ -1,7 +1,9 @@
-"""Gradient noise: how much each layer's and module's gradient changes from batch to batch."""
+"""Gradient noise: how much each layer's and module's gradient changes from batch to batch,
+before pruning (the probe at the dense weights) and after it (during the run's fine-tuning)."""
 
 import streamlit as st
 
+from analysis.after_pruning import noise_scale_bars, rgv_distribution, rgv_first_steps
 from analysis.noise_figures import (
     kept_vs_pruned,
     rgv_by_model,
@@ -12,33 +14,61 @@ from analysis.noise_figures import (
 from ui.common import page_with_run, runs_with, table
 
 run = page_with_run("Gradient noise")
+tuned = runs_with("finetune_rgv")
 probed = runs_with("rgv")
-if not probed:
-    st.info("No run has a noise probe yet: runs record one unless `probe.batches = 0`.")
+if not probed and not tuned:
+    st.info("No run has recorded gradient noise yet: runs record it while they fine-tune, and a noise probe "
+            "unless `probe.batches = 0`.")
     st.stop()
 
-st.caption("Relative gradient variation between consecutive probe batches at the weights a run was "
-           "pruned from, RGV(t) = ‖g_t − g_{t−1}‖₁ / ‖g_{t−1}‖₁: near 0 for steady gradients, near 1 or "
-           "above when a batch's gradient barely resembles the previous one's.")
-labels = list(probed)
-left, right = st.columns([3, 1])
-chosen = left.multiselect("Runs to overlay", labels, default=[run.label] if run.label in probed else labels[:1],
-                          key="noise_runs")
-subset = right.radio("Weights", ["all", "kept", "pruned"], horizontal=True, key="noise_subset")
-rgv_by_run = {label: table(probed[label], "rgv") for label in chosen}
-
-by_cell, by_step, by_entry, versus = st.tabs(
-    ["Per layer and module", "Over steps · kept vs pruned", "Per weight", "Transformer vs CNN"])
-with by_cell:
-    st.plotly_chart(rgv_distributions(rgv_by_run, subset), width="stretch")
-with by_step:
-    focus = probed.get(run.label) or probed[chosen[0] if chosen else labels[0]]
-    st.markdown(f"**{focus.label}**: RGV per module type (all layers pooled)")
-    st.plotly_chart(rgv_over_steps(table(focus, "rgv")), width="stretch")
-    st.markdown("RGV of the weights each run keeps and of those it prunes (one point per probe step)")
-    st.plotly_chart(kept_vs_pruned(rgv_by_run), width="stretch")
-with by_entry:
-    st.plotly_chart(variation_histogram(table(focus, "histograms")), width="stretch")
+st.caption("Relative gradient variation between consecutive batches, RGV(t) = ‖g_t − g_{t−1}‖₁ / ‖g_{t−1}‖₁: "
+           "near 0 for steady gradients, near 1 or above when a batch's gradient barely resembles the previous "
+           "one's. **After pruning** is what the SEVEN paper measures (its Fig. 2 and 5): the pruned model's "
+           "gradients on the weights it kept, step after step of its fine-tuning. **Before pruning** is the probe "
+           "at the dense weights the run was pruned from, split by the run's mask.")
+after, before, scale, versus = st.tabs(
+    ["After pruning", "Before pruning (dense weights)", "Noise scale", "Transformer vs CNN"])
+with after:
+    labels = list(tuned)
+    chosen = st.multiselect("Runs to overlay", labels, default=[run.label] if run.label in tuned else labels[:1],
+                            key="after_runs")
+    rgv_by_run = {label: table(tuned[label], "finetune_rgv") for label in chosen}
+    colors = {label: tuned[label].color for label in chosen}
+    st.plotly_chart(rgv_first_steps(rgv_by_run, colors), width="stretch")
+    st.caption("Whole-model RGV of the kept weights over the fine-tuning steps after pruning (for a gradual "
+               "method: the steps it prunes during). A method that keeps sentinels should start and stay lower.")
+    st.plotly_chart(rgv_distribution(rgv_by_run, colors), width="stretch")
+    st.caption("Each box: every layer × module's RGV at every fine-tuning step of that run.")
+with before:
+    if not probed:
+        st.info("No run has a noise probe: runs record one unless `probe.batches = 0`.")
+    else:
+        labels = list(probed)
+        left, right = st.columns([3, 1])
+        chosen = left.multiselect("Runs to overlay", labels,
+                                  default=[run.label] if run.label in probed else labels[:1], key="noise_runs")
+        subset = right.radio("Weights", ["all", "kept", "pruned"], horizontal=True, key="noise_subset")
+        probe_by_run = {label: table(probed[label], "rgv") for label in chosen}
+        st.plotly_chart(rgv_distributions(probe_by_run, subset), width="stretch")
+        focus = probed.get(run.label) or probed[chosen[0] if chosen else labels[0]]
+        st.markdown(f"**{focus.label}**: RGV per module type over probe steps (all layers pooled)")
+        st.plotly_chart(rgv_over_steps(table(focus, "rgv")), width="stretch")
+        st.markdown("RGV of the weights each run keeps and of those it prunes (one point per probe step)")
+        st.plotly_chart(kept_vs_pruned(probe_by_run), width="stretch")
+        st.markdown("Per weight: the element-wise variation |g_t − g_{t−1}| / |g_{t−1}|")
+        st.plotly_chart(variation_histogram(table(focus, "histograms")), width="stretch")
+with scale:
+    scaled = runs_with("noise_scale")
+    if run.label not in scaled:
+        st.info("This run recorded no gradient noise scale (runs made before it was recorded).")
+    else:
+        value = st.radio("Measure", ["b_simple", "snr"], horizontal=True, key="noise_measure",
+                         format_func={"b_simple": "noise scale B_simple", "snr": "gradient SNR"}.get)
+        st.plotly_chart(noise_scale_bars(table(run, "noise_scale"), value), width="stretch")
+        st.caption("From the running sums of g and g² over N batches of size B (McCandlish et al. 2018): "
+                   "tr(Σ) = Σ unbiased variances of the batch gradient, ‖G‖² = ‖mean g‖² − tr(Σ)/N, SNR = ‖G‖²/tr(Σ), "
+                   "B_simple = B / SNR: the batch size beyond which larger batches stop paying off. Before pruning "
+                   "the weights are fixed; during fine-tuning they move, which adds to the variance.")
 with versus:
     images = {f"{r.manifest['model']} · {label}": r for label, r in probed.items()
               if r.manifest["data"]["name"] == "fashion-mnist" and r.manifest["sparsity"] == 0}
