@@ -2,7 +2,8 @@
 
     bundle.json                   format, study, the command that recomputes it, run_ids
     study.json                    the study record (planned runs)
-    runs/<run_id>/manifest.json   with "shipped": {study, command}
+    runs/<run_id>/manifest.json   with "shipped": {study, command}; the study's runs and the
+                                  dense runs they were pruned from
     runs/<run_id>/<table>.parquet metrics, layers, the RGV and noise tables, sentinels, a
                                   subsample of the probe's weight sample (SAMPLE_ROWS)
 No per-weight masks, scores or weights travel. Import validates before it writes: member names
@@ -20,7 +21,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from .store import OPTIONAL_TABLES, RUN_ID, check_study_name, read_run, runs_root, study_runs, write_study
+from .store import (
+    OPTIONAL_TABLES,
+    RUN_ID,
+    check_study_name,
+    read_run,
+    runs_root,
+    study_record,
+    study_runs,
+    write_study,
+)
 
 FORMAT = 1
 SAMPLE_ROWS = 2_000
@@ -37,8 +47,10 @@ class BundleError(ValueError):
 
 def export_bundle(study: str, out: str | Path, root: str | Path | None = None) -> Path:
     """Write the finished runs of `study` under `root` into the zip `out`; returns its path."""
-    record = json.loads((runs_root(root) / ".studies" / f"{check_study_name(study)}.json").read_text())
+    record = study_record(root, check_study_name(study))
     runs = [r for r in study_runs(root, study) if not r.is_path]
+    bases = sorted({r.manifest["base_run"] for r in runs if r.manifest.get("base_run")})
+    runs += [run for run in (read_run(runs_root(root) / b) for b in bases) if run.status == "done"]
     command = record.get("command", "")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

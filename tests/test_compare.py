@@ -89,7 +89,13 @@ def test_compare_page_on_a_study(monkeypatch, smoke_study):
     jaccard, spearman = charts[3], charts[4]
     assert jaccard["layout"]["title"]["text"].startswith("Jaccard") and len(jaccard["data"][0]["x"]) == 4
     assert spearman["layout"]["title"]["text"].startswith("Spearman")
+    after = charts[5]  # RGV over the recovery steps, one line per method in its colour
+    assert {t["name"] for t in after["data"]} == {"magnitude", "SNIP", "GraSP", "PLATON"}
     numbers = at.dataframe[0].value
-    assert list(numbers.index) == ["GraSP", "magnitude", "PLATON", "SNIP"] and list(numbers.columns) == ["50%", "80%"]
+    assert list(numbers.index) == ["GraSP", "magnitude", "PLATON", "SNIP"]
+    assert list(numbers.columns) == ["50%", "80%", "area (mean over the common range)"]
+    paired_grid = at.dataframe[1].value  # every method minus SNIP, seed-paired
+    assert set(paired_grid.index) == {"GraSP", "magnitude", "PLATON"} and list(paired_grid.columns) == ["50%", "80%"]
+    assert all(cell.split()[-1] in ("ahead", "tie", "behind") for cell in paired_grid.to_numpy().ravel())
     at.multiselect(key="compare_methods").set_value(["SNIP", "GraSP"]).run()
     assert len(_charts(at)[3]["data"][0]["x"]) == 2

@@ -3,11 +3,13 @@ their masks and scores agree, the gradient noise of what they keep, and the numb
 
 import streamlit as st
 
+from analysis.after_pruning import rgv_distribution, rgv_first_steps
 from analysis.compare import accuracy_table
 from analysis.compare_figures import agreement_matrix, allocation_multiples, pareto_view
 from analysis.figures import METRIC_LABELS, accuracy_bands
 from analysis.labels import method_order
 from analysis.noise_figures import kept_vs_pruned
+from analysis.paired import against, curve_area
 from analysis.store import has_table
 from analysis.tables import final_metrics
 from ui.common import empty_state, table, url_multiselect, url_selectbox
@@ -27,6 +29,11 @@ chosen = url_multiselect(top[1], "Methods", methods, key="compare_methods")
 label = url_selectbox(top[2], "Metric", list(METRIC_LABELS.values()), key="compare_metric")
 metric = next(key for key, text in METRIC_LABELS.items() if text == label)
 frame = frame[frame["method"].isin([*chosen, "dense"])]
+shipped = [r for r in in_scope if r.shipped]
+if shipped:
+    st.info(f"{len(shipped)} of these {len(in_scope)} runs are shipped results, computed elsewhere and imported "
+            f"from a bundle (no masks or scores travel with them). Recompute them with "
+            f"`{shipped[0].shipped['command']}`.")
 
 st.plotly_chart(accuracy_bands(frame, metric), width="stretch")
 st.caption("Lines: mean over seeds; bands: ± one standard deviation; dashed: the dense model. Every method "
@@ -53,27 +60,57 @@ run_of = dict(zip(picked["method"], picked["run_id"], strict=True))
 at = {method: by_id[run_of[method]] for method in method_order(run_of)}
 paths = tuple((name, str(run.path)) for name, run in at.items())
 
-allocation, agreeing, noise = st.tabs(["Per-layer allocation", "Mask and score agreement", "Noise of kept weights"])
+allocation, agreeing, after, noise = st.tabs(["Per-layer allocation", "Mask and score agreement",
+                                              "Gradient noise after pruning", "Noise before pruning"])
 with allocation:
     st.plotly_chart(allocation_multiples({name: table(run, "layers") for name, run in at.items()}),
                     width="stretch")
 with agreeing:
-    a, b = st.columns(2)
-    a.plotly_chart(agreement_matrix(agreement(paths), "Jaccard of kept weights"), width="stretch")
-    b.plotly_chart(agreement_matrix(correlation(paths), "Spearman of scores", zmin=-1.0), width="stretch")
+    with_masks = tuple((name, path) for name, path in paths if (at[name].path / "masks.safetensors").exists())
+    if len(with_masks) < 2:
+        st.info("Agreement needs the masks and scores of at least two runs; shipped runs carry none.")
+    else:
+        a, b = st.columns(2)
+        a.plotly_chart(agreement_matrix(agreement(with_masks), "Jaccard of kept weights"), width="stretch")
+        b.plotly_chart(agreement_matrix(correlation(with_masks), "Spearman of scores", zmin=-1.0), width="stretch")
     st.caption("Jaccard = |A ∩ B| / |A ∪ B| over all prunable weights. Spearman is taken within each weight "
                "matrix on the same 2,000 sampled weights, then averaged weighted by matrix size; for gradual "
                "methods it compares the scores at the end of fine-tuning.")
+with after:
+    tuned = {name: table(run, "finetune_rgv") for name, run in at.items() if has_table(run, "finetune_rgv")}
+    colors = {name: run.color for name, run in at.items()}
+    st.plotly_chart(rgv_first_steps(tuned, colors), width="stretch")
+    st.plotly_chart(rgv_distribution(tuned, colors), width="stretch")
+    st.caption("The SEVEN paper's Fig. 2 and 5 as we measure them: the RGV of each pruned model's gradients on the "
+               "weights it kept, step after step of its recovery fine-tuning (gradual methods: of the fine-tuning "
+               "they prune during). The paper's claim: after SNIP, GraSP and FORCE it jumps; after SEVEN it stays "
+               "steady.")
 with noise:
     probed = {name: table(run, "rgv") for name, run in at.items() if has_table(run, "rgv")}
     st.plotly_chart(kept_vs_pruned(probed), width="stretch")
-    st.caption("RGV of each method's kept and pruned weights at the dense weights, one point per probe step "
-               "(the SEVEN paper's Fig. 5): a method that keeps sentinels keeps weights with steadier gradients.")
+    st.caption("Before pruning: the RGV of each method's kept and pruned weights at the dense weights they were "
+               "pruned from, one point per probe step.")
 
 st.subheader("The numbers")
 numbers = accuracy_table(frame[frame["method"] != "dense"], metric)
+area = curve_area(frame, metric)
+numbers = numbers.assign(**{"area (mean over the common range)": area.reindex(numbers.index).map("{:.3f}".format)})
 st.dataframe(numbers, width="stretch", height=38 + 35 * len(numbers))
-st.caption(f"{label}: mean ± standard deviation over seeds (number of seeds).")
+st.caption(f"{label}: mean ± standard deviation over seeds (number of seeds); the area is the trapezoid of the "
+           "seed means over the sparsities every method ran, divided by their span.")
+reference = st.selectbox("Paired against", methods, index=methods.index("SNIP") if "SNIP" in methods else 0,
+                         key="compare_reference")
+pairs = against(frame, reference, metric)
+if pairs.empty:
+    st.info(f"No method shares a sparsity and seeds with {reference} here.")
+else:
+    pairs = pairs.assign(sparsity=(100 * pairs["sparsity"]).round().astype(int).astype(str) + "%")
+    grid = pairs.assign(cell=pairs.apply(lambda r: f"{r['mean']:+.3f} [{r['low']:+.3f}, {r['high']:+.3f}] "
+                                                   f"{r['verdict']}", axis=1))
+    st.dataframe(grid.pivot(index="method", columns="sparsity", values="cell"), width="stretch")
+    st.caption(f"Each method minus {reference}, seed by seed, then the mean and a 95% bootstrap interval over the "
+               "seeds; ahead / behind only when the interval excludes 0. With 3 seeds that needs every seed to "
+               "agree.")
 columns = ["run_id", "method", "sparsity", "seed", "val_accuracy", "val_f1", "val_mcc", "test_accuracy",
            "kept_weights", "duration_s"]
 st.download_button("Download every run as CSV", frame[columns].to_csv(index=False), file_name="compare.csv",
