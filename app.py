@@ -11,6 +11,7 @@ pages = st.navigation([
     st.Page("views/solution_path.py", title="Solution path", icon=":material/timeline:", url_path="solution-path"),
     st.Page("views/gradient_noise.py", title="Gradient noise", icon=":material/ssid_chart:", url_path="gradient-noise"),
     st.Page("views/sentinels.py", title="Sentinels", icon=":material/scatter_plot:", url_path="sentinels"),
+    st.Page("views/reproduction.py", title="Reproduction", icon=":material/fact_check:", url_path="reproduction"),
 ])
 st.sidebar.caption("PruneScope · why a pruning method keeps the weights it keeps")
 pages.run()  # each page draws the sidebar run picker (ui.common.run_picker) first

