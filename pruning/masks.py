@@ -202,18 +202,35 @@ def masks_from_scores(
     layout (default: (out, in) rows). For global, layer and module no copy of all the scores is made
     (see top_k_masks).
     """
+    _check(scores, sparsity, allocation, weights)
+    if allocation == "row" or n_m(allocation):
+        return {name: _local_mask(score, sparsity, allocation, bool(weights and weights[name].transposed),
+                                  None if within is None else within[name].to(score.device))
+                for name, score in scores.items()}
+    masks = {}
+    for names in _groups(scores, allocation, weights):
+        k = round((1.0 - sparsity) * sum(scores[n].numel() for n in names))
+        allowed = [within[n].to(scores[n].device) for n in names] if within is not None else None
+        kept = top_k_masks([scores[n] for n in names], k, allowed)
+        for name, mask in zip(names, kept, strict=True):
+            masks[name] = mask.view(scores[name].shape)
+    return {name: masks[name] for name in scores}
+
+
+def _check(scores: Scores, sparsity: float, allocation: str, weights) -> None:
     if not 0.0 <= sparsity <= 1.0:
         raise ValueError(f"sparsity: {sparsity} is not in [0, 1]")
     check_allocation(allocation, sparsity)
     if allocation == "layer" and weights is None:
         raise ValueError("allocation 'layer' needs the weights' blocks: pass weights=weight_table(model)")
-    for name, score in scores.items():
-        if torch.isnan(score).any():
-            raise ValueError(f"scores[{name!r}] contains NaN")
-    if allocation == "row" or n_m(allocation):
-        return {name: _local_mask(score, sparsity, allocation, bool(weights and weights[name].transposed),
-                                  None if within is None else within[name].to(score.device))
-                for name, score in scores.items()}
+    if not torch.isfinite(torch.stack([s.detach().float().sum() for s in scores.values()]).sum()):
+        for name, score in scores.items():  # the fast check (one sum) failed: name the culprit, if it is NaN
+            if torch.isnan(score).any():
+                raise ValueError(f"scores[{name!r}] contains NaN")
+
+
+def _groups(scores: Scores, allocation: str, weights) -> list[list[str]]:
+    """The names of each allocation group of global, layer or module, in score order."""
     groups: dict[tuple, list[str]] = defaultdict(list)
     for name in scores:
         if allocation == "layer":
@@ -222,14 +239,70 @@ def masks_from_scores(
         else:
             key = ("all",) if allocation == "global" else (name,)
         groups[key].append(name)
-    masks = {}
-    for names in groups.values():
-        k = round((1.0 - sparsity) * sum(scores[n].numel() for n in names))
-        allowed = [within[n].to(scores[n].device) for n in names] if within is not None else None
-        kept = top_k_masks([scores[n] for n in names], k, allowed)
-        for name, mask in zip(names, kept, strict=True):
-            masks[name] = mask.view(scores[name].shape)
-    return {name: masks[name] for name in scores}
+    return list(groups.values())
+
+
+def prune_lowest(scores: Scores, kept: Masks, sparsity: float, allocation: str = "global",
+                 weights: dict[str, PrunableWeight] | None = None) -> tuple[Masks, dict[str, torch.Tensor]]:
+    """masks_from_scores(scores, sparsity, allocation, within=kept) for global, layer and module,
+    found by what changes: (the new masks, the flat indices they prune that `kept` kept).
+
+    Per group, the r = |kept| − k lowest-scoring kept entries go (ties: the latest first, so the
+    earliest stay, as in masks_from_scores). A bound read off a strided sample of the kept
+    scores (the r/|kept| quantile plus 4 standard deviations) selects the candidates at or below
+    it in one pass; the r-th smallest is found among those few. One pass over the scores where
+    a full top-k needs several: a gradual method can re-mask every step. Row and N:M
+    allocations, and a bound that misses, fall back to masks_from_scores."""
+    if allocation not in ("global", "layer", "module"):
+        new = masks_from_scores(scores, sparsity, allocation, within=kept, weights=weights)
+        return new, pruned_since(kept, new)
+    _check(scores, sparsity, allocation, weights)
+    removed = {}
+    for names in _groups(scores, allocation, weights):
+        flats = [scores[n].detach().reshape(-1).float() for n in names]
+        allow = [kept[n].reshape(-1) for n in names]
+        k = round((1.0 - sparsity) * sum(f.numel() for f in flats))
+        found = _lowest(flats, allow, sum(int(torch.count_nonzero(a)) for a in allow) - k)
+        if found is None:
+            new = masks_from_scores({n: scores[n] for n in names}, sparsity, "global" if len(names) > 1 else "module",
+                                    within={n: kept[n] for n in names})
+            found = [pruned_since({n: kept[n]}, {n: new[n]})[n] for n in names]
+        removed.update(zip(names, found, strict=True))
+    new = {}
+    for name, mask in kept.items():
+        new[name] = mask.clone()
+        new[name].view(-1)[removed[name]] = False
+    return new, removed
+
+
+def _lowest(flats, allow, r: int) -> list[torch.Tensor] | None:
+    """Flat indices, per part, of the r lowest allowed values (ties: the latest go first); None
+    when the sampled bound holds fewer than r + 1 candidates or too many."""
+    if r <= 0:
+        return [torch.zeros(0, dtype=torch.long, device=f.device) for f in flats]
+    stride = max(1, sum(f.numel() for f in flats) // SAMPLE)
+    sample = torch.cat([f[::stride][a[::stride]] for f, a in zip(flats, allow, strict=True)])
+    allowed = sum(int(torch.count_nonzero(a)) for a in allow)
+    if sample.numel() < 64 or r >= allowed:
+        return None
+    share = r / allowed
+    position = int(share * sample.numel() + 4 * math.sqrt(sample.numel() * share * (1 - share)) + 16)
+    bound = float(sample.sort().values[position]) if position < sample.numel() else math.inf
+    index = [((f <= bound) & a).nonzero().squeeze(1) for f, a in zip(flats, allow, strict=True)]
+    values = [f[i] for f, i in zip(flats, index, strict=True)]
+    candidates = sum(v.numel() for v in values)
+    if candidates <= r or candidates > BAND_LIMIT + r:
+        return None
+    threshold = float(torch.cat(values).kthvalue(r + 1).values)  # the lowest value that stays (or ties)
+    below = [i[v < threshold] for i, v in zip(index, values, strict=True)]
+    ties = r - sum(b.numel() for b in below)  # the latest `ties` entries equal to the threshold go too
+    out = []
+    for i, v, b in reversed(list(zip(index, values, below, strict=True))):
+        tied = i[v == threshold]
+        take = tied[tied.numel() - min(ties, tied.numel()):] if ties > 0 else tied[:0]
+        ties -= take.numel()
+        out.append(torch.cat([b, take]).sort().values)
+    return out[::-1]
 
 
 def apply_masks(model: nn.Module, masks: Masks) -> None:

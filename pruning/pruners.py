@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from .architectures import weight_table
-from .masks import apply_masks, masks_from_scores, prune_more, pruned_since
+from .masks import apply_masks, masks_from_scores, prune_lowest, prune_more
 from .methods.base import Scorer, backward_on, evaluating, gradients_only_for
 from .schedules import cubic_density, exponential_density
 from .train import Callback, TrainState
@@ -84,13 +84,13 @@ class GradualPruning(Callback):
         if (step - self.start) % self.every and step != self.end - 1:
             return
         density = cubic_density(step + 1, self.final_density, self.start, self.end - self.start)
-        masks = masks_from_scores(self.scorer.scores(), 1.0 - density, self.allocation, within=self.masks,
-                                  weights=weight_table(state.model))
+        weights = weight_table(state.model)
         if self.masks is None:
+            masks = masks_from_scores(self.scorer.scores(), 1.0 - density, self.allocation, weights=weights)
             state.set_masks(masks)
             self.scorer.forget(masks)
-        else:  # only what this step prunes is touched, not every weight
-            removed = pruned_since(self.masks, masks)
+        else:  # only what this step prunes is found and touched, not every weight
+            masks, removed = prune_lowest(self.scorer.scores(), self.masks, 1.0 - density, self.allocation, weights)
             prune_more(state.model, removed, state.optimizer)
             self.scorer.forget(masks, removed)
         self.masks = masks

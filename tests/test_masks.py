@@ -291,3 +291,26 @@ def test_prune_more_equals_applying_the_smaller_masks_afresh():
     assert not torch.equal(first[next(iter(first))], second[next(iter(second))])  # the caller's masks not edited
     for (name, a), b in zip(runs[0].named_parameters(), runs[1].parameters(), strict=True):
         assert torch.equal(a, b), name
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), first=st.floats(0, 0.9), step=st.floats(0, 0.5),
+       levels=st.sampled_from([0, 2, 7, 1000]), allocation=st.sampled_from(["global", "layer", "module", "row"]))
+def test_prune_lowest_equals_masks_from_scores_within_the_kept(seed, first, step, levels, allocation):
+    from pruning.masks import prune_lowest, pruned_since
+
+    g = torch.Generator().manual_seed(seed)
+    shapes = {"enc.layer.0.q.weight": (120, 97), "enc.layer.0.ffn.weight": (64, 40), "enc.layer.1.q.weight": (90, 90),
+              "pooler.weight": (3, 8)}
+    weights = {n: PrunableWeight(n, {"pooler.weight": None}.get(n, int(n.split(".")[2]) if "layer" in n else None),
+                                 "q", None) for n in shapes}
+    scores = {n: torch.rand(s, generator=g) if levels == 0 else torch.randint(0, levels, s, generator=g).float()
+              for n, s in shapes.items()}
+    kept = masks_from_scores({n: torch.rand(s, generator=g) for n, s in shapes.items()}, first, allocation,
+                             weights=weights)
+    sparsity = min(1.0, first + step)
+    expected = masks_from_scores(scores, sparsity, allocation, within=kept, weights=weights)
+    new, removed = prune_lowest(scores, kept, sparsity, allocation, weights)
+    assert all(torch.equal(new[n], expected[n]) for n in shapes)
+    assert all(torch.equal(removed[n].sort().values, pruned_since(kept, expected)[n]) for n in shapes)
+    assert all(torch.equal(kept[n], kept[n]) for n in shapes)
