@@ -10,12 +10,12 @@ cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1
 py=.venv/bin/python
 for seeds in "[0]" "[0, 1]" "[0, 1, 2]"; do
-  for study in compare ablation trec sms budget; do
-    if [ "$study" = budget ] && [ "$seeds" != "[0]" ]; then continue; fi  # one seed on a CPU (README)
+  for study in compare pooler ablation trec sms budget; do
+    if [ "$study" = budget ] || [ "$study" = pooler ]; then [ "$seeds" = "[0]" ] || continue; fi  # one seed (README)
     $py -m pruning sweep "configs/$study.toml" --set "sweep.seeds=$seeds" "$@"
   done
 done
-for study in compare ablation trec sms budget; do
+for study in compare pooler ablation trec sms budget; do
   $py -m pruning bundle "$study" --out "studies/$study.zip"
 done
 $py -m pruning report --readme README.md
