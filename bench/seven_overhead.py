@@ -31,13 +31,15 @@ def main(repeats: int = 7) -> None:
     state = TrainState(model, optimizer, 0, 10**6)
     pruner = GradualPruning(lambda: seven.make_scorer_for(params), 0.7, start=0, duration=10**6)
 
-    def plain_step() -> None:
+    def plain_step() -> None:  # the fine-tuning loop's step: forward, backward, clipping, AdamW
         forward_backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
 
     def dyn_step() -> None:
         forward_backward()
         pruner.after_backward(state)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         pruner.on_step_end(state)
         state.step += 1

@@ -85,10 +85,19 @@ class SevenScorer(Scorer):
     def _update_one(self, g, theta, m, v, total) -> None:
         a = g.abs() if self.variant == "abs" else g
         c = self._coefficient(a, m, v, out=a if a is not g else None)
-        total.add_(c.mul_(g).mul_(theta).abs_())
+        if self.correction == "both" and self.variant == "abs":  # c >= 0: S += s1·c'·|θ⊙g|, c' = c / s1
+            total.addcmul_(c, theta.mul(g).abs_(), value=1 / (1 - self.beta1**self.t))
+        else:
+            total.add_(c.mul_(g).mul_(theta).abs_())
 
     def _coefficient(self, a, m, v, out) -> torch.Tensor:
-        """c_t of the chosen correction, after the moments take `a` (in place)."""
+        """c_t of the chosen correction, after the moments take `a` (in place); for "both" with
+        "abs" without its 1/(1 − β1^t) factor, which _update_one applies in its last op."""
+        if self.correction == "both" and self.variant == "abs":
+            m.lerp_(a, 1 - self.beta1)
+            v.mul_(self.beta2).addcmul_(a, a, value=1 - self.beta2)
+            ratio = torch.mul(v, 1 / (1 - self.beta2**self.t), out=out).sqrt_().add_(self.eps)
+            return torch.div(m, ratio, out=ratio)
         if self.correction == "both":
             return corrected_ratio(a, m, v, self.t, self.beta1, self.beta2, self.eps, out=out)
         m.lerp_(a, 1 - self.beta1)
