@@ -11,4 +11,5 @@ if [ ${#bundles[@]} -gt 0 ]; then .venv/bin/python -m pruning import "${bundles[
 .venv/bin/python -m pruning demo &
 demo=$!
 trap 'kill $demo 2>/dev/null || true' EXIT
-.venv/bin/python -m streamlit run app.py --server.port "${PORT:-8501}" --server.headless false
+.venv/bin/python -m streamlit run app.py --server.port "${PORT:-8501}" --server.address "${ADDRESS:-127.0.0.1}" \
+  --server.headless false

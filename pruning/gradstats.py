@@ -149,7 +149,8 @@ class StepNoise(Callback):
                 masks = get_masks(state.model)
                 torch._foreach_mul_(self.previous, [masks[w.name] for w in self.weights])
                 self.previous_norms = torch._foreach_norm(self.previous, 1)
-            change = torch._foreach_norm(torch._foreach_sub(grads, self.previous), 1)
+            torch._foreach_sub_(self.previous, grads)  # in place: no new tensor per step
+            change = torch._foreach_norm(self.previous, 1)
             self.rows.append(torch.stack([torch.stack(change), torch.stack(self.previous_norms)]))
             torch._foreach_copy_(self.previous, grads)
         self.version = version
