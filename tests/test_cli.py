@@ -51,3 +51,23 @@ def test_bad_input_exits_2_names_the_field_and_writes_nothing(tmp_path, args, me
 def test_show_unknown_run(tmp_path):
     result = cli("show", "nope", runs=tmp_path)
     assert result.returncode == 2 and "no run" in result.stderr
+
+
+def test_bundle_import_and_report_from_the_command_line(smoke_study, tmp_path):
+    out = tmp_path / "smoke.zip"
+    made = cli("bundle", "smoke", "--out", out, runs=smoke_study)
+    assert made.returncode == 0, made.stderr and "MB" in made.stdout
+    imported = cli("import", out, runs=tmp_path / "runs")
+    assert imported.returncode == 0 and "study smoke" in imported.stdout
+    assert cli("bundle", "nope", "--out", out, runs=smoke_study).returncode == 2
+    (tmp_path / "bad.zip").write_bytes(b"not a zip")
+    refused = cli("import", tmp_path / "bad.zip", runs=tmp_path / "other")
+    assert refused.returncode == 2 and "not a readable zip" in refused.stderr and not (tmp_path / "other").exists()
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n<!-- report:start -->\nSTALE-TEXT\n<!-- report:end -->\n")
+    report = cli("report", "--readme", readme, runs=tmp_path / "runs")
+    assert report.returncode == 0 and "STALE-TEXT" not in readme.read_text()
+    assert "not testable here" in readme.read_text()  # the smoke study is not one the claims read
+    methods = cli("methods", "wanda", runs=tmp_path)
+    assert methods.returncode == 0 and "needs: activations" in methods.stdout
+    assert cli("methods", "nope", runs=tmp_path).returncode == 2
