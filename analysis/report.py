@@ -172,8 +172,9 @@ def comparison_grid(claim: Claim) -> pd.DataFrame:
     return grid.pivot(index="baseline", columns="sparsity", values="cell").fillna("")
 
 
-def render_markdown(claims: list[Claim]) -> str:
-    """Every claim as README markdown: the claim, our numbers, the paired differences, the verdict."""
+def render_markdown(claims: list[Claim], costs: pd.DataFrame | None = None) -> str:
+    """Every claim as README markdown: the claim, our numbers, the paired differences, the
+    verdict; then what each study cost, when `costs` has rows."""
     parts = []
     for claim in claims:
         spec = claim.spec
@@ -184,7 +185,28 @@ def render_markdown(claims: list[Claim]) -> str:
             parts.append(f"{spec.method} minus each baseline (positive = {spec.method} better), seed-paired, "
                          "[95% bootstrap interval]:\n\n" + _markdown(comparison_grid(claim).rename_axis("baseline")))
             parts.append(f"Recompute: `{claim.command}`")
+    if costs is not None and not costs.empty:
+        parts.append("What each study cost on the 2-core CPU (the manifests' timings; the dense runs not "
+                     "counted):\n\n" + _markdown(costs.set_index("study")))
     return "\n\n".join(parts)
+
+
+STUDIES = ("compare", "pooler", "ablation", "budget", "trec", "sms")
+"""The studies the claims and the README cite, in the order of scripts/studies.sh."""
+
+
+def study_costs(root=None) -> pd.DataFrame:
+    """What each study cost: its finished runs, their total hours and the mean seconds per run
+    spent pruning, fine-tuning, evaluating and probing (from the manifests' timings)."""
+    rows = []
+    for study in (s for s in STUDIES if s in list_studies(root)):
+        runs = study_runs(root, study)
+        timings = pd.DataFrame([r.manifest.get("timings", {}) for r in runs])
+        hours = sum(r.manifest.get("duration_s") or 0 for r in runs) / 3600
+        rows.append({"study": study, "runs": len(runs), "hours": f"{hours:.1f}",
+                     **{f"{stage} s/run": f"{timings[stage].mean():.0f}" if stage in timings else "-"
+                        for stage in ("prune", "fine-tune", "evaluate", "probe")}})
+    return pd.DataFrame(rows)
 
 
 def summary(claims: list[Claim]) -> pd.DataFrame:

@@ -123,9 +123,9 @@ def _import(args) -> int:
 
 def _report(args) -> int:
     from analysis.readme import replace_block
-    from analysis.report import evaluate, render_markdown
+    from analysis.report import evaluate, render_markdown, study_costs
 
-    text = render_markdown(evaluate(args.runs))
+    text = render_markdown(evaluate(args.runs), study_costs(args.runs))
     if args.readme:
         replace_block(args.readme, "report", text)
         print(f"{args.readme}: the report block rewritten from {runs_root(args.runs)}")

@@ -2,7 +2,7 @@
 
 from analysis.bundle import import_bundle
 from analysis.readme import read_block
-from analysis.report import evaluate, render_markdown
+from analysis.report import evaluate, render_markdown, study_costs
 from pruning.catalogue import methods_markdown
 
 from .conftest import ROOT
@@ -15,7 +15,7 @@ def test_method_table_is_the_registry_s():
 def test_report_is_what_the_shipped_bundles_say(tmp_path):
     for bundle in sorted((ROOT / "studies").glob("*.zip")):
         import_bundle(bundle, tmp_path)
-    expected = render_markdown(evaluate(tmp_path))
+    expected = render_markdown(evaluate(tmp_path), study_costs(tmp_path))
     assert read_block(ROOT / "README.md", "report") == expected, (
         "run: python -m pruning import studies/*.zip && python -m pruning report --readme README.md")
 

@@ -4,7 +4,7 @@ the markdown the README carries, and the Reproduction page."""
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analysis.report import CLAIMS, evaluate, render_markdown, summary
+from analysis.report import CLAIMS, evaluate, render_markdown, study_costs, summary
 
 from .conftest import ROOT, SMOKE
 
@@ -33,8 +33,11 @@ def test_claims_read_their_study_and_say_why(compare_study):
     assert "ahead in" in pre.why and "compare.toml" in pre.command
     assert claims["rgv"].verdict in ("held", "not held")  # every run recorded its fine-tuning RGV
     assert claims["dyn"].verdict == "not testable here" and "budget" in claims["dyn"].why
-    text = render_markdown(list(claims.values()))
-    assert "**Verdict: not testable here**" in text and "| SEVENpre |" in text
+    costs = study_costs(compare_study)
+    assert list(costs["study"]) == ["compare"] and costs["runs"].item() == 16
+    assert costs["prune s/run"].item() != "-" and costs["probe s/run"].item() != "-"  # every run timed its stages
+    text = render_markdown(list(claims.values()), costs)
+    assert "**Verdict: not testable here**" in text and "| SEVENpre |" in text and "| compare | 16 |" in text
     assert len(summary(list(claims.values()))) == len(CLAIMS)
 
 
