@@ -14,6 +14,7 @@ must describe a finished run with its tables; runs already present are left as t
 
 import io
 import json
+import os
 import re
 import shutil
 import zipfile
@@ -37,6 +38,7 @@ SAMPLE_ROWS = 2_000
 """Weights of the probe's sample kept per run in a bundle (of 20,000 by default)."""
 BUNDLED_TABLES = ("metrics", "layers", "speed", *OPTIONAL_TABLES)
 MAX_MEMBER_BYTES = 32 << 20
+MAX_TOTAL_BYTES = 512 << 20
 MAX_MEMBERS = 20_000
 MEMBER = re.compile(r"^(bundle\.json|study\.json|runs/([0-9a-f]{12})/(manifest\.json|([a-z_]+)\.parquet))$")
 
@@ -80,7 +82,7 @@ def _checked_members(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
         raise BundleError(f"bundle: {len(members)} members; at most {MAX_MEMBERS}")
     found = {}
     for info in members:
-        match = MEMBER.match(info.filename)
+        match = MEMBER.fullmatch(info.filename)
         table = match.group(4) if match else None
         if not match or (table is not None and table not in BUNDLED_TABLES):
             raise BundleError(f"bundle: member {info.filename!r} is not allowed; members are bundle.json, "
@@ -88,6 +90,9 @@ def _checked_members(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
         if info.file_size > MAX_MEMBER_BYTES:
             raise BundleError(f"bundle: member {info.filename} is {info.file_size} bytes; at most {MAX_MEMBER_BYTES}")
         found[info.filename] = info
+    total = sum(info.file_size for info in members)
+    if total > MAX_TOTAL_BYTES:
+        raise BundleError(f"bundle: {total} bytes unpacked; at most {MAX_TOTAL_BYTES}")
     for required in ("bundle.json", "study.json"):
         if required not in found:
             raise BundleError(f"bundle: {required} is missing")
@@ -102,46 +107,53 @@ def import_bundle(path: str | Path, root: str | Path | None = None) -> tuple[str
         archive = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as error:
         raise BundleError(f"bundle: {path} is not a readable zip ({error})") from None
-    with archive:
-        members = _checked_members(archive)
-        try:
-            meta = json.loads(archive.read("bundle.json"))
-            record = json.loads(archive.read("study.json"))
-        except ValueError as error:
-            raise BundleError(f"bundle: bundle.json or study.json is not valid JSON ({error})") from None
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            raise BundleError(f"bundle: format {meta.get('format') if isinstance(meta, dict) else meta!r}; "
-                              f"this build reads {FORMAT}")
-        try:
-            study = check_study_name(meta.get("study"))
-        except ValueError as error:
-            raise BundleError(str(error)) from None
-        planned = record.get("runs") if isinstance(record, dict) else None
-        if not isinstance(planned, list) or not all(isinstance(e, dict) and RUN_ID.match(str(e.get("run_id")))
-                                                    for e in planned):
-            raise BundleError("bundle: study.json must list runs as {run_id: 12 hex digits, …}")
-        runs: dict[str, dict[str, bytes]] = {}
-        for name, info in members.items():
-            if name.startswith("runs/"):
-                _, run_id, file = name.split("/")
-                runs.setdefault(run_id, {})[file] = archive.read(info)
-        staging = root / f".tmp-import-{study}"
-        added = []
-        for run_id, files in runs.items():
-            if (root / run_id).exists():
-                continue
-            target = staging / run_id
-            target.mkdir(parents=True, exist_ok=True)
-            for file, data in files.items():
-                (target / file).write_bytes(data)
-            run = read_run(target)
-            if run.problem or run.manifest.get("status") != "done":
-                shutil.rmtree(staging)
-                raise BundleError(f"bundle: run {run_id} is not a finished run ({run.problem or run.status})")
-            added.append(run_id)
-        for run_id in added:
-            (staging / run_id).replace(root / run_id)
+    staging = root / f".tmp-import-{os.getpid()}"
+    try:
+        with archive:
+            return _import(archive, root, staging)
+    except (zipfile.BadZipFile, RuntimeError, EOFError, OSError) as error:  # damaged, truncated, encrypted
+        raise BundleError(f"bundle: {path} cannot be read ({type(error).__name__}: {error})") from None
+    finally:
         shutil.rmtree(staging, ignore_errors=True)
-        if not (root / ".studies" / f"{study}.json").exists():
-            write_study(root, study, planned, str(record.get("command", meta.get("command", ""))))
+
+
+def _import(archive: zipfile.ZipFile, root: Path, staging: Path) -> tuple[str, list[str]]:
+    members = _checked_members(archive)
+    try:
+        meta = json.loads(archive.read("bundle.json"))
+        record = json.loads(archive.read("study.json"))
+    except ValueError as error:
+        raise BundleError(f"bundle: bundle.json or study.json is not valid JSON ({error})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise BundleError(f"bundle: format {meta.get('format') if isinstance(meta, dict) else meta!r}; "
+                          f"this build reads {FORMAT}")
+    try:
+        study = check_study_name(meta.get("study"))
+    except ValueError as error:
+        raise BundleError(str(error)) from None
+    planned = record.get("runs") if isinstance(record, dict) else None
+    if not isinstance(planned, list) or not all(isinstance(e, dict) and RUN_ID.fullmatch(str(e.get("run_id")))
+                                                for e in planned):
+        raise BundleError("bundle: study.json must list runs as {run_id: 12 hex digits, …}")
+    runs: dict[str, dict[str, zipfile.ZipInfo]] = {}
+    for name, info in members.items():
+        if name.startswith("runs/"):
+            _, run_id, file = name.split("/")
+            runs.setdefault(run_id, {})[file] = info
+    added = []
+    for run_id, files in runs.items():  # one run at a time: memory holds at most one member
+        if (root / run_id).exists():
+            continue
+        target = staging / run_id
+        target.mkdir(parents=True, exist_ok=True)
+        for file, info in files.items():
+            (target / file).write_bytes(archive.read(info))
+        run = read_run(target)
+        if run.problem or run.manifest.get("status") != "done":
+            raise BundleError(f"bundle: run {run_id} is not a finished run ({run.problem or run.status})")
+        added.append(run_id)
+    for run_id in added:
+        (staging / run_id).replace(root / run_id)
+    if not (root / ".studies" / f"{study}.json").exists():
+        write_study(root, study, planned, str(record.get("command", meta.get("command", ""))))
     return study, added

@@ -3,9 +3,9 @@
 For A and B at one sparsity, over the seeds both ran: d_s = metric_A(s) − metric_B(s), their
 mean, and a 95% percentile bootstrap interval (the seeds resampled with replacement 10,000
 times from a fixed generator). The verdict reads the interval, not the mean: "ahead" if it lies
-above 0, "behind" if below, else "tie". With n seeds a resample is one of at most C(2n − 1, n)
-multisets (10 for n = 3), so the interval is close to [min d_s, max d_s]: three seeds call a
-difference only when every seed agrees.
+above 0, "behind" if below, else "tie"; with one seed there is no interval and no verdict
+("n/a"). With n seeds a resample is one of at most C(2n − 1, n) multisets (10 for n = 3), so the
+interval is close to [min d_s, max d_s]: few seeds call a difference only when every seed agrees.
 
 Area under the accuracy-sparsity curve: the trapezoid of the seed mean over the sparsities all
 compared methods ran, divided by their span, i.e. a mean accuracy over that range.
@@ -15,7 +15,9 @@ import numpy as np
 import pandas as pd
 
 RESAMPLES = 10_000
-VERDICTS = ("ahead", "tie", "behind")
+MIN_SEEDS = 2
+"""Fewer seeds give no interval (one difference), so no verdict: "n/a"."""
+VERDICTS = ("ahead", "tie", "behind", "n/a")
 
 
 def _done(table: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -47,7 +49,7 @@ def paired(table: pd.DataFrame, a: str, b: str, metric: str = "val_accuracy") ->
             d = (group[a] - group[b]).to_numpy()
             low, high = bootstrap_interval(d)
             rows.append(dict(sparsity=sparsity, seeds=len(d), mean=float(d.mean()), low=low, high=high,
-                             verdict=verdict(low, high), differences=d.tolist()))
+                             verdict=verdict(low, high) if len(d) >= MIN_SEEDS else "n/a", differences=d.tolist()))
     return pd.DataFrame(rows, columns=["sparsity", "seeds", "mean", "low", "high", "verdict", "differences"])
 
 
@@ -59,6 +61,15 @@ def against(table: pd.DataFrame, reference: str, metric: str = "val_accuracy") -
     if not frames:
         return pd.DataFrame(columns=["method", "sparsity", "seeds", "mean", "low", "high", "verdict", "differences"])
     return pd.concat(frames, ignore_index=True)[["method", *frames[0].columns.drop("method")]]
+
+
+def paired_grid(comparisons: pd.DataFrame, rows: str) -> pd.DataFrame:
+    """`rows` x sparsity: "mean [low, high] verdict" per cell, for reading paired results."""
+    if comparisons.empty:
+        return pd.DataFrame()
+    cell = comparisons.apply(lambda r: f"{r['mean']:+.3f} [{r['low']:+.3f}, {r['high']:+.3f}] {r['verdict']}", axis=1)
+    grid = comparisons.assign(cell=cell, sparsity=(100 * comparisons["sparsity"]).round().astype(int).astype(str) + "%")
+    return grid.pivot(index=rows, columns="sparsity", values="cell").fillna("")
 
 
 def curve_area(table: pd.DataFrame, metric: str = "val_accuracy") -> pd.Series:

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from .after_pruning import model_rgv
 from .compare import accuracy_table
-from .paired import paired
+from .paired import paired, paired_grid
 from .store import Run, has_table, list_studies, load_table, study_record, study_runs
 from .tables import final_metrics
 
@@ -84,13 +85,11 @@ class Claim:
 
 
 def rgv_median(run: Run) -> float | None:
-    """Median over the run's fine-tuning steps of the whole model's RGV (Σ numerators / Σ
-    denominators of its matrices at each step)."""
+    """Median over the run's fine-tuning steps of the whole model's RGV (after_pruning.model_rgv)."""
     if not has_table(run, "finetune_rgv"):
         return None
-    rgv = load_table(run, "finetune_rgv").groupby("step")[["numerator", "denominator"]].sum()
-    ratios = rgv["numerator"] / rgv["denominator"].where(rgv["denominator"] > 0)
-    return float(ratios.median()) if ratios.notna().any() else None
+    ratios = model_rgv(load_table(run, "finetune_rgv"))["rgv"]
+    return float(ratios.median()) if not ratios.empty else None
 
 
 def sentinels_kept(run: Run) -> float | None:
@@ -131,16 +130,21 @@ def evaluate_claim(spec: ClaimSpec, root) -> Claim:
             result["verdict"] = result["verdict"].map({"ahead": "behind", "behind": "ahead", "tie": "tie"})
         rows.append(result.assign(baseline=baseline))
     comparisons = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
-    counts = comparisons["verdict"].value_counts() if not comparisons.empty else pd.Series(dtype=int)
-    ahead, behind, total = int(counts.get("ahead", 0)), int(counts.get("behind", 0)), len(comparisons)
-    seeds = int(comparisons["seeds"].min()) if total else 0
-    if total == 0:
+    decided = comparisons[comparisons["verdict"] != "n/a"] if not comparisons.empty else comparisons
+    counts = decided["verdict"].value_counts() if not decided.empty else pd.Series(dtype=int)
+    ahead, behind, total = int(counts.get("ahead", 0)), int(counts.get("behind", 0)), len(decided)
+    if comparisons.empty:
         verdict, why = "not testable here", "no sparsity where both ran with the same seeds"
+    elif total == 0:
+        verdict, why = "not testable here", (f"one seed so far ({len(comparisons)} single-seed differences): no "
+                                             "interval, no verdict")
     else:
+        low, high = int(decided["seeds"].min()), int(decided["seeds"].max())
+        seeds = f"{low} seeds" if low == high else f"{low} to {high} seeds"
         verdict = "held" if behind == 0 and ahead * 2 >= total else "not held"
         why = (f"{spec.method} ahead in {ahead} of {total} seed-paired comparisons, behind in {behind}, tied in "
-               f"{total - ahead - behind} (95% bootstrap intervals over {seeds}+ seeds"
-               + ("; with 3 seeds an interval excludes 0 only when every seed agrees" if seeds <= 3 else "") + ")")
+               f"{total - ahead - behind} (95% bootstrap intervals over {seeds}; with so few an interval "
+               "excludes 0 only when every seed agrees)")
     return Claim(spec, verdict, why, accuracy_table(table, spec.metric).loc[lambda t: _order(t.index, methods)],
                  comparisons, sorted(table["run_id"]), study_record(root, spec.study).get("command", ""))
 
@@ -164,12 +168,7 @@ def _markdown(frame: pd.DataFrame) -> str:
 def comparison_grid(claim: Claim) -> pd.DataFrame:
     """Baselines x sparsities: the seed-paired difference (method − baseline, oriented so that
     positive is better) with its interval and verdict."""
-    c = claim.comparisons
-    if c.empty:
-        return pd.DataFrame()
-    cell = c.apply(lambda r: f"{r['mean']:+.3f} [{r['low']:+.3f}, {r['high']:+.3f}] {r['verdict']}", axis=1)
-    grid = c.assign(cell=cell, sparsity=(100 * c["sparsity"]).round().astype(int).astype(str) + "%")
-    return grid.pivot(index="baseline", columns="sparsity", values="cell").fillna("")
+    return paired_grid(claim.comparisons, "baseline")
 
 
 def render_markdown(claims: list[Claim], costs: pd.DataFrame | None = None) -> str:

@@ -220,7 +220,7 @@ STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 def check_study_name(study) -> str:
     """`study` if it can name a study file, else a ValueError saying what it may hold."""
-    if not isinstance(study, str) or not STUDY_NAME.match(study):
+    if not isinstance(study, str) or not STUDY_NAME.fullmatch(study):
         raise ValueError(f"sweep.study: {study!r} must be 1-64 letters, digits, '_', '.' or '-'")
     return study
 
@@ -256,5 +256,6 @@ def study_runs(root: str | Path | None, study: str) -> list[Run]:
     entry that is not a run_id, which could otherwise name a folder outside the runs folder)."""
     planned = study_record(root, study)["runs"]
     ids = [entry.get("run_id") for entry in planned if isinstance(entry, dict)]
-    runs = [read_run(runs_root(root) / run_id) for run_id in ids if isinstance(run_id, str) and RUN_ID.match(run_id)]
+    ids = [run_id for run_id in ids if isinstance(run_id, str) and RUN_ID.fullmatch(run_id)]
+    runs = [read_run(runs_root(root) / run_id) for run_id in ids]
     return [run for run in runs if run.status == "done"]

@@ -6,7 +6,10 @@ eval mode, with a pre-hook on each module of the stage that feeds the input rows
 per token, padding excluded) to that weight's statistic; the forward stops once every module
 of the stage has been seen. Then `prune_stage` chooses the stage's masks (and may rewrite its
 weights) in place, so later stages calibrate on the model with the earlier blocks pruned, as
-both papers do. Statistics are running sums: no activation is stored.
+both papers do. Statistics are running sums: no activation is stored. The price of needing no
+per-architecture block runner: calibrating block i runs the forward through blocks 1..i, about
+L/2 full forwards a batch for L blocks, where the papers' code keeps each block's inputs and runs
+one block at a time.
 """
 
 import contextlib
@@ -24,6 +27,14 @@ from .methods.base import evaluating
 class InputStatistic(Protocol):
     def add(self, rows: torch.Tensor) -> None:
         """Fold in input rows X (tokens x input features)."""
+
+
+def input_features(weight: PrunableWeight) -> tuple[int, torch.dtype, torch.device]:
+    """(input features, a float dtype of at least 32 bits, device) of a prunable linear weight:
+    what an input statistic is sized and kept in."""
+    param = weight.module.weight
+    features = param.shape[0] if weight.transposed else param.shape[1]
+    return features, torch.promote_types(param.dtype, torch.float32), param.device
 
 
 class _StageSeen(Exception):
@@ -82,4 +93,8 @@ def calibrate_blockwise(model: nn.Module, batches: Iterable[dict], stage_list: l
             finally:
                 for handle in handles:
                     handle.remove()
+            unread = [w.name for w in stage if w.name not in seen]
+            if batches and unread:
+                raise ValueError(f"calibration: the forward never reaches {', '.join(unread)}; its inputs cannot "
+                                 "be read (a tower the task does not use?)")
             prune_stage(stage, stats)

@@ -66,6 +66,7 @@ class PruneConfig:
     schedule: str = field(default="", metadata={"choices": ("", *SCHEDULES)})
     sparsity: float = 0.5
     allocation: str = field(default="global", metadata={"choices": ALLOCATIONS})
+    """when a config leaves it out: the method's default variant's (Wanda: row), else global"""
     score_batches: int = 8
     iterations: int = 100
     start: int = -1
@@ -355,8 +356,19 @@ def apply_override(values: dict, assignment: str) -> None:
     target[name] = _parse_value(text.strip())
 
 
+def _default_allocation(values: dict) -> dict:
+    """A [prune] table without `allocation` takes the method's default variant's (Wanda: row,
+    SparseGPT: module), else global."""
+    prune = values.get("prune")
+    if isinstance(prune, dict) and "allocation" not in prune and prune.get("method") in METHODS:
+        allocation = METHODS[prune["method"]].variants[0].allocation
+        if allocation:
+            return {**values, "prune": {**prune, "allocation": allocation}}
+    return values
+
+
 def config_from_dict(values: dict) -> RunConfig:
-    config = _build(RunConfig, values, "")
+    config = _build(RunConfig, _default_allocation(values), "")
     _check_ranges(config)
     return config
 

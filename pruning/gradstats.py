@@ -138,7 +138,8 @@ class StepNoise(Callback):
 
     @torch.no_grad()
     def after_backward(self, state: TrainState) -> None:
-        grads = [w.module.weight.grad for w in self.weights]
+        grads = [w.module.weight.grad if w.module.weight.grad is not None else torch.zeros_like(w.module.weight)
+                 for w in self.weights]  # a weight the loss does not reach has no gradient: 0
         version = masks_version(state.model)
         if self.previous is None:
             self.previous = [g.detach().clone() for g in grads]
@@ -192,17 +193,16 @@ def noise_table(weights: list[PrunableWeight], sum_g: list[torch.Tensor], sum_g2
     drowns the mean) gives NaN."""
     import pandas as pd
 
+    if batches < 2 or not weights:
+        return pd.DataFrame(columns=NOISE_COLUMNS)
     rows = []
-    n = max(batches, 2)
+    n = batches
     for w, total, squares in zip(weights, sum_g, sum_g2, strict=True):
         mean = total / n
         variance = ((squares / n - mean.square()) * n / (n - 1)).clamp_(min=0)
         rows.append(dict(layer=-1 if w.layer is None else w.layer, module=w.role,
                          trace=float(variance.sum()), mean_sq=float(mean.square().sum())))
-    frame = pd.DataFrame(rows)
-    if frame.empty or batches < 2:
-        return pd.DataFrame(columns=NOISE_COLUMNS)
-    out = frame.groupby(["layer", "module"], as_index=False)[["trace", "mean_sq"]].sum()
+    out = pd.DataFrame(rows).groupby(["layer", "module"], as_index=False)[["trace", "mean_sq"]].sum()
     out["signal"] = out["mean_sq"] - out["trace"] / n
     positive = out["signal"].where(out["signal"] > 0)
     out["snr"] = positive / out["trace"].where(out["trace"] > 0)

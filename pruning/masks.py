@@ -76,35 +76,45 @@ BAND_LIMIT = 1 << 20
 """The most entries copied out of the bracket; beyond it (heavy ties) bisection takes over."""
 
 
-def _select(f: torch.Tensor, a: torch.Tensor | None, condition: torch.Tensor) -> torch.Tensor:
-    return condition if a is None else condition & a
+def _select(condition: torch.Tensor, allowed: torch.Tensor | None) -> torch.Tensor:
+    return condition if allowed is None else condition & allowed
 
 
 def _count(flats, allow, value: float, strict: bool = False) -> int:
     """How many allowed entries are > `value` (strict) or >= `value`."""
-    return sum(int(torch.count_nonzero(_select(f, a, f > value if strict else f >= value)))
+    return sum(int(torch.count_nonzero(_select(f > value if strict else f >= value, a)))
                for f, a in zip(flats, allow, strict=True))
 
 
-def _bracketed_threshold(flats, allow, k: int, candidates: int) -> float | None:
-    """The k-th largest allowed value from a bracket [lo, hi] read off a strided sample's order
-    statistics (rank k·n/N ± 4 standard deviations): one pass checks count(> hi) < k <= count(>= lo),
-    one pass copies the band of values inside, kthvalue finds it there. None if the bracket
-    misses or the band is too large."""
+def _sample_bounds(flats, allow, rank_share: float) -> tuple[float, float] | None:
+    """Values bracketing the allowed entry at `rank_share` of the way down from the largest: the
+    order statistics of a strided sample of n entries at ranks rank_share·n ± (4 standard
+    deviations + 16), as (lower, upper), ±inf past the ends; None for a sample under 64."""
     stride = max(1, sum(f.numel() for f in flats) // SAMPLE)
     sample = torch.cat([f[::stride] if a is None else f[::stride][a[::stride]]
                         for f, a in zip(flats, allow, strict=True)])
-    if sample.numel() < 64:
+    n = sample.numel()
+    if n < 64:
         return None
-    ordered, n, share = sample.sort(descending=True).values, sample.numel(), k / candidates
-    margin = 4 * math.sqrt(n * share * (1 - share)) + 16
-    top, bottom = int(share * n - margin), int(share * n + margin)
-    hi = float(ordered[top]) if top >= 0 else math.inf
-    lo = float(ordered[bottom]) if bottom < n else -math.inf
+    ordered = sample.sort(descending=True).values
+    margin = 4 * math.sqrt(n * rank_share * (1 - rank_share)) + 16
+    top, bottom = int(rank_share * n - margin), int(rank_share * n + margin)
+    return (float(ordered[bottom]) if bottom < n else -math.inf), (float(ordered[top]) if top >= 0 else math.inf)
+
+
+def _bracketed_threshold(flats, allow, k: int, candidates: int) -> float | None:
+    """The k-th largest allowed value from a bracket [lo, hi] read off a strided sample
+    (_sample_bounds): one pass checks count(> hi) < k <= count(>= lo), one pass copies the band
+    of values inside, kthvalue finds it there. None if the bracket misses or the band is too
+    large."""
+    bounds = _sample_bounds(flats, allow, k / candidates)
+    if bounds is None:
+        return None
+    lo, hi = bounds
     above = _count(flats, allow, hi, strict=True)
     if not above < k <= _count(flats, allow, lo):
         return None
-    band = [f[_select(f, a, (f >= lo) & (f <= hi))] for f, a in zip(flats, allow, strict=True)]
+    band = [f[_select((f >= lo) & (f <= hi), a)] for f, a in zip(flats, allow, strict=True)]
     if sum(b.numel() for b in band) > BAND_LIMIT:
         return None
     band = torch.cat(band)
@@ -133,8 +143,9 @@ def top_k_masks(parts: list[torch.Tensor], k: int, allowed: list[torch.Tensor] |
 
     The threshold (the k-th largest value) comes from a bracket read off a strided sample, checked
     by counting and finished on the few values inside it (_bracketed_threshold: four passes over the
-    scores and a copy of about 10⁻³ of them), or by bisection when ties crowd the bracket. No tensor
-    as large as the scores together is ever allocated.
+    scores and a copy of about 10⁻³ of them), or by bisection when ties crowd the bracket (which
+    copies the allowed scores once, for their extremes). Scores that are not float32 are copied
+    to float32.
     """
     flats = [p.detach().reshape(-1).float() for p in parts]
     allow = [a.reshape(-1) for a in allowed] if allowed is not None else [None] * len(flats)
@@ -145,12 +156,12 @@ def top_k_masks(parts: list[torch.Tensor], k: int, allowed: list[torch.Tensor] |
     threshold = _bracketed_threshold(flats, allow, k, candidates)
     if threshold is None:
         threshold = _bisected_threshold(flats, allow, k)
-    masks = [_select(f, a, f > threshold) for f, a in zip(flats, allow, strict=True)]
+    masks = [_select(f > threshold, a) for f, a in zip(flats, allow, strict=True)]
     missing = k - sum(int(m.sum()) for m in masks)
     for f, a, mask in zip(flats, allow, masks, strict=True):
         if missing <= 0:
             break
-        ties = _select(f, a, f == threshold).nonzero().flatten()[:missing]
+        ties = _select(f == threshold, a).nonzero().flatten()[:missing]
         mask[ties] = True
         missing -= len(ties)
     return masks
@@ -223,7 +234,7 @@ def _check(scores: Scores, sparsity: float, allocation: str, weights) -> None:
     check_allocation(allocation, sparsity)
     if allocation == "layer" and weights is None:
         raise ValueError("allocation 'layer' needs the weights' blocks: pass weights=weight_table(model)")
-    if not torch.isfinite(torch.stack([s.detach().float().sum() for s in scores.values()]).sum()):
+    if not math.isfinite(sum(float(s.detach().float().sum()) for s in scores.values())):
         for name, score in scores.items():  # the fast check (one sum) failed: name the culprit, if it is NaN
             if torch.isnan(score).any():
                 raise ValueError(f"scores[{name!r}] contains NaN")
@@ -260,7 +271,7 @@ def prune_lowest(scores: Scores, kept: Masks, sparsity: float, allocation: str =
     removed = {}
     for names in _groups(scores, allocation, weights):
         flats = [scores[n].detach().reshape(-1).float() for n in names]
-        allow = [kept[n].reshape(-1) for n in names]
+        allow = [kept[n].to(scores[n].device).reshape(-1) for n in names]
         k = round((1.0 - sparsity) * sum(f.numel() for f in flats))
         found = _lowest(flats, allow, sum(int(torch.count_nonzero(a)) for a in allow) - k)
         if found is None:
@@ -270,7 +281,7 @@ def prune_lowest(scores: Scores, kept: Masks, sparsity: float, allocation: str =
         removed.update(zip(names, found, strict=True))
     new = {}
     for name, mask in kept.items():
-        new[name] = mask.clone()
+        new[name] = mask.to(scores[name].device, copy=True)
         new[name].view(-1)[removed[name]] = False
     return new, removed
 
@@ -280,14 +291,11 @@ def _lowest(flats, allow, r: int) -> list[torch.Tensor] | None:
     when the sampled bound holds fewer than r + 1 candidates or too many."""
     if r <= 0:
         return [torch.zeros(0, dtype=torch.long, device=f.device) for f in flats]
-    stride = max(1, sum(f.numel() for f in flats) // SAMPLE)
-    sample = torch.cat([f[::stride][a[::stride]] for f, a in zip(flats, allow, strict=True)])
     allowed = sum(int(torch.count_nonzero(a)) for a in allow)
-    if sample.numel() < 64 or r >= allowed:
+    bounds = _sample_bounds(flats, allow, 1 - r / allowed) if r < allowed else None
+    if bounds is None:
         return None
-    share = r / allowed
-    position = int(share * sample.numel() + 4 * math.sqrt(sample.numel() * share * (1 - share)) + 16)
-    bound = float(sample.sort().values[position]) if position < sample.numel() else math.inf
+    bound = bounds[1]  # at or above the r-th lowest, 4 standard deviations up
     index = [((f <= bound) & a).nonzero().squeeze(1) for f, a in zip(flats, allow, strict=True)]
     values = [f[i] for f, i in zip(flats, index, strict=True)]
     candidates = sum(v.numel() for v in values)

@@ -7,6 +7,7 @@ seeded and small enough for unit tests; text ones use MiniLM's tokenizer vocabul
 `small-cnn` is a small convolutional network, the non-transformer reference for gradient noise.
 """
 
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -144,9 +145,17 @@ def _pretrained(name: str, num_labels: int) -> PreTrainedModel:
 
 def load_run_weights(model: torch.nn.Module, run_dir: Path | None) -> None:
     """Load a dense run's fine-tuned weights into `model`; a run that fine-tuned nothing saved
-    none, and then the seeded model already holds its weights."""
-    if run_dir is not None and (run_dir / "model.safetensors").exists():
+    none, and then the seeded model already holds its weights. A run that fine-tuned but holds
+    no weights (a shipped one) is an error, never a silent start from the pretrained model."""
+    if run_dir is None:
+        return
+    if (run_dir / "model.safetensors").exists():
         load_weights(model, run_dir / "model.safetensors")
+        return
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    if manifest.get("config", {}).get("dense", {}).get("steps", 0) > 0:
+        raise ValueError(f"dense run {run_dir.name} fine-tuned {manifest['config']['dense']['steps']} steps but "
+                         "holds no weights (a shipped run?): run its config again to compute them")
 
 
 def load_tokenizer(name: str):

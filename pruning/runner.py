@@ -27,7 +27,7 @@ from safetensors.torch import save_model as save_weights
 from analysis.store import RunWriter, read_run, runs_root
 
 from . import __version__
-from .architectures import prunable_parameters, prunable_weights
+from .architectures import HEAD_ROLES, prunable_parameters, prunable_weights
 from .config import ConfigError, RunConfig
 from .data import Encoded, Splits, encode_images, encode_texts, load_examples, split
 from .devices import describe, resolve_device
@@ -158,7 +158,7 @@ def _metric_rows(step: int, sparsity: float, split_name: str, metrics: dict) -> 
             for k, v in metrics.items()]
 
 
-def layer_table(model: torch.nn.Module, kept_change: dict[str, float] | None = None) -> pd.DataFrame:
+def layer_table(model: torch.nn.Module, changes: dict[str, float] | None = None) -> pd.DataFrame:
     """One row per prunable weight: block, role, shape, non-zeros and sparsity as they are now,
     and how much pruning changed the kept weights (`kept_change`, 0 where it left them)."""
     rows = []
@@ -168,7 +168,7 @@ def layer_table(model: torch.nn.Module, kept_change: dict[str, float] | None = N
         rows.append(dict(name=w.name, layer=-1 if w.layer is None else w.layer, module=w.role,
                          rows=param.shape[0], cols=param.numel() // param.shape[0], numel=param.numel(),
                          nonzero=nonzero, sparsity=1 - nonzero / param.numel(),
-                         kept_change=(kept_change or {}).get(w.name, 0.0)))
+                         kept_change=(changes or {}).get(w.name, 0.0)))
     return pd.DataFrame(rows)
 
 
@@ -203,6 +203,7 @@ def _manifest(prepared: Prepared) -> dict:
             "label_names": prepared.splits.train.label_names,
         },
         "base_run": prepared.base.name if prepared.base else None,
+        "head": getattr(prepared.model.config, HEAD_ROLES, []),
         "versions": {
             "prunescope": __version__, "python": sys.version.split()[0], "torch": torch.__version__,
             "transformers": transformers.__version__, "numpy": np.__version__,
@@ -333,6 +334,24 @@ def _compute(prepared: Prepared, writer: RunWriter, on_progress: Progress | None
             "timings": clock}
 
 
+def _check_method_fits(config: RunConfig) -> None:
+    """Refuse, before the dense run is computed, a method that reads layer inputs on a model
+    whose prunable layers are not linear (the calibration reads linear inputs only)."""
+    if METHODS[config.prune.method].needs != "activations":
+        return
+    model = load_model(config.model.name, 2, config.seed, config.model.pooler)
+    others = sorted({type(w.module).__name__ for w in prunable_weights(model)} - {"Linear", "Conv1D"})
+    if others:
+        raise ConfigError(f"prune.method: {config.prune.method} reads the inputs of linear layers; "
+                          f"{config.model.name} prunes {', '.join(others)} layers")
+
+
+def _needs_weights(config: RunConfig, path: Path) -> bool:
+    """A dense run that fine-tuned but holds no weights (a shipped one: bundles carry tables
+    only) cannot be pruned from: it is computed again, the same run by its config."""
+    return config.is_dense and config.dense.steps > 0 and not (path / "model.safetensors").exists()
+
+
 def execute(config: RunConfig, root: str | Path | None = None,
             on_progress: Progress | None = None, device: str = "cpu") -> Path:
     """Run `config` (its dense run first when pruning) on `device` (pruning.devices) unless it
@@ -340,8 +359,10 @@ def execute(config: RunConfig, root: str | Path | None = None,
     where = resolve_device(device)
     root = runs_root(root)
     target = root / config.run_id
-    if target.exists() and read_run(target).status == "done":
+    if target.exists() and read_run(target).status == "done" and not _needs_weights(config, target):
         return target
+    if config.prune is not None:
+        _check_method_fits(config)
     base = None if config.is_dense else execute(config.dense_config(), root, on_progress, device)
     prepared = prepare(config, base, where)
     writer = RunWriter(root, config.run_id, _manifest(prepared))

@@ -57,6 +57,8 @@ VALID = {"bundle.json": json.dumps({"format": 1, "study": "s", "command": ""}).e
     ({"bundle.json": VALID["bundle.json"], "study.json": json.dumps({"runs": [{"run_id": "../../etc"}]}).encode()},
      "12 hex digits"),
     ({"bundle.json": json.dumps({"format": 9, "study": "s"}).encode(), "study.json": VALID["study.json"]}, "format"),
+    ({"bundle.json": json.dumps({"format": 1, "study": "s\n"}).encode(), "study.json": VALID["study.json"]},
+     "sweep.study"),
     ({"bundle.json": json.dumps({"format": 1, "study": "../s"}).encode(), "study.json": VALID["study.json"]},
      "sweep.study"),
     ({"study.json": VALID["study.json"]}, "bundle.json is missing"),
@@ -73,3 +75,35 @@ def test_a_file_that_is_not_a_zip_is_refused(tmp_path):
     (tmp_path / "bundle.zip").write_bytes(io.BytesIO(b"not a zip").getvalue())
     with pytest.raises(BundleError, match="not a readable zip"):
         import_bundle(tmp_path / "bundle.zip", tmp_path / "runs")
+
+
+def test_a_damaged_member_is_refused_and_leaves_no_trace(smoke_study, tmp_path):
+    path = export_bundle("smoke", tmp_path / "smoke.zip", smoke_study)
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 64] = bytes(64)  # inside some member's compressed bytes: a CRC or inflate error
+    damaged = tmp_path / "damaged.zip"
+    damaged.write_bytes(bytes(data))
+    root = tmp_path / "runs"
+    with pytest.raises(BundleError, match=r"cannot be read|not a readable zip|not a finished run"):
+        import_bundle(damaged, root)
+    assert not list_runs(root) and not list(root.glob(".tmp-import*"))
+
+
+def test_pruning_from_an_imported_dense_run_recomputes_its_weights_first(smoke_study, tmp_path):
+    from dataclasses import replace
+
+    from pruning.config import load_config
+    from pruning.runner import execute
+
+    from .conftest import SMOKE
+
+    import_bundle(export_bundle("smoke", tmp_path / "smoke.zip", smoke_study), tmp_path / "runs")
+    base = load_config(SMOKE)
+    dense = tmp_path / "runs" / base.dense_config().run_id
+    assert dense.exists() and not (dense / "model.safetensors").exists()  # shipped: tables only
+    execute(replace(base, prune=replace(base.prune, method="random", sparsity=0.6)), tmp_path / "runs")
+    assert (dense / "model.safetensors").exists()  # the dense run was computed again, then pruned from
+    recomputed = next(r for r in list_runs(tmp_path / "runs") if r.run_id == dense.name)
+    original = next(r for r in list_runs(smoke_study) if r.run_id == dense.name)
+    pd.testing.assert_frame_equal(load_table(recomputed, "metrics"), load_table(original, "metrics"))

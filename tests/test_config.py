@@ -41,7 +41,7 @@ SEVEN, GRASP = {"method": "seven"}, {"method": "grasp"}
     ({"prune": {**SEVEN, "hparams": {"variant": "odd"}}},
      "prune.hparams.variant: 'odd' is not allowed; must be one of abs, signed"),
     ({"prune": {**GRASP, "hparams": {"temperature": "hot"}}}, "prune.hparams.temperature: expected float"),
-    ({"prune": {"method": "sparsegpt"}},
+    ({"prune": {"method": "sparsegpt", "allocation": "global"}},
      "prune.allocation: 'global' is not allowed; must be one of module, 2:4, 4:8 for sparsegpt"),
     ({"prune": {"method": "wanda", "allocation": "2:4", "sparsity": 0.7}},
      r"prune.sparsity: 0.7 is not allowed with allocation 2:4; must be 0\.5"),
@@ -73,3 +73,13 @@ def test_presets_are_per_schedule():
     assert (pre.prune.resolved_hparams(0)["beta1"], pre.prune.resolved_hparams(0)["beta2"]) == (0.5, 0.7)
     with pytest.raises(ConfigError, match="must be empty: snip has no preset on one-shot"):
         config_from_dict({"prune": {"method": "snip", "preset": "sst-2"}})
+
+
+def test_a_method_s_default_allocation_and_labels_with_presets():
+    assert config_from_dict({"prune": {"method": "wanda"}}).label == "Wanda"  # per output row, as the paper
+    assert config_from_dict({"prune": {"method": "sparsegpt"}}).prune.allocation == "module"
+    assert config_from_dict({"prune": {"method": "wanda", "allocation": "global"}}).label == "Wanda (global)"
+    assert config_from_dict({"prune": {"method": "snip"}}).prune.allocation == "global"
+    assert config_from_dict({"prune": {"method": "seven", "preset": "sst-2"}}).label == "SEVENpre"
+    gradual = {"method": "seven", "schedule": "gradual", "preset": "authors"}
+    assert config_from_dict({"prune": gradual, "finetune": {"steps": 100}}).label == "SEVENdyn (authors' schedule)"

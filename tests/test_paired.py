@@ -45,3 +45,8 @@ def test_against_a_reference_and_curve_areas():
     area = curve_area(TABLE)  # common range 50-70%: the trapezoid of the means over 0.2, divided by 0.2
     assert area["A"] == pytest.approx((0.81 + np.mean([0.70, 0.60, 0.66])) / 2)
     assert area["B"] == pytest.approx((0.79 + np.mean([0.65, 0.68, 0.64])) / 2)
+
+
+def test_one_seed_gives_no_verdict():
+    one = _table([("A", 0.5, 0, 0.9), ("B", 0.5, 0, 0.5)])
+    assert paired(one, "A", "B")["verdict"].tolist() == ["n/a"]  # a 0.4 gap, but no interval from one seed

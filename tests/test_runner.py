@@ -1,5 +1,6 @@
 """Runs of the smoke config, end to end in-process: what a run records and that it is right."""
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -52,3 +53,14 @@ def test_metrics_are_long_format_with_evaluations_before_and_after_recovery(smok
     assert (metrics[metrics.split == "train"]["step"] == range(1, 11)).all()
     final = run.manifest["results"]["validation"]["accuracy"]
     assert final == val["value"].iloc[-1]
+
+
+def test_a_method_that_reads_linear_inputs_is_refused_on_a_cnn_before_any_training(tmp_path):
+    from pruning.config import ConfigError, config_from_dict
+    from pruning.runner import execute
+
+    config = config_from_dict({"model": {"name": "small-cnn"}, "data": {"name": "fashion-mnist", "max_train": 64},
+                               "dense": {"steps": 5}, "prune": {"method": "wanda", "allocation": "module"}})
+    with pytest.raises(ConfigError, match="wanda reads the inputs of linear layers; small-cnn prunes Conv2d"):
+        execute(config, tmp_path)
+    assert not any(tmp_path.iterdir())  # not even the dense run

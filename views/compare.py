@@ -9,7 +9,7 @@ from analysis.compare_figures import agreement_matrix, allocation_multiples, par
 from analysis.figures import METRIC_LABELS, accuracy_bands
 from analysis.labels import method_order
 from analysis.noise_figures import kept_vs_pruned
-from analysis.paired import against, curve_area
+from analysis.paired import against, curve_area, paired_grid
 from analysis.store import has_table
 from analysis.tables import final_metrics
 from ui.common import empty_state, table, url_multiselect, url_selectbox
@@ -104,10 +104,7 @@ pairs = against(frame, reference, metric)
 if pairs.empty:
     st.info(f"No method shares a sparsity and seeds with {reference} here.")
 else:
-    pairs = pairs.assign(sparsity=(100 * pairs["sparsity"]).round().astype(int).astype(str) + "%")
-    grid = pairs.assign(cell=pairs.apply(lambda r: f"{r['mean']:+.3f} [{r['low']:+.3f}, {r['high']:+.3f}] "
-                                                   f"{r['verdict']}", axis=1))
-    st.dataframe(grid.pivot(index="method", columns="sparsity", values="cell"), width="stretch")
+    st.dataframe(paired_grid(pairs, "method"), width="stretch")
     st.caption(f"Each method minus {reference}, seed by seed, then the mean and a 95% bootstrap interval over the "
                "seeds; ahead / behind only when the interval excludes 0. With 3 seeds that needs every seed to "
                "agree.")

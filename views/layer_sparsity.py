@@ -19,18 +19,23 @@ st.plotly_chart(layer_sparsity_heatmap(layers, title=run.label), width="stretch"
 
 config = run.manifest["config"]
 rule = config["model"].get("pooler")
-if "pooler" not in set(layers["module"]) and rule in ("auto", "head"):
+if "pooler" in run.manifest.get("head", []):
     why = ("no training used it: all-MiniLM-L6-v2 mean-pools its tokens, and its pooler's weights are smaller "
            "than BERT's initialisation" if rule == "auto" else "the config says so")
     st.info(f"The pooler is part of the task head in this run (`model.pooler = \"{rule}\"`: {why}), so no method "
             "prunes it. `model.pooler = \"prune\"` prunes it with the blocks, as Chen et al. 2020 do for BERT.")
+
+
+def _without_pooler(run_config: dict) -> dict:
+    return {**run_config, "model": {**run_config["model"], "pooler": None}}
+
+
 twins = [r for r in runs() if r.status == "done" and r.run_id != run.run_id
-         and r.manifest["config"]["model"].get("pooler") != config["model"].get("pooler")
-         and {**r.manifest["config"], "model": {**r.manifest["config"]["model"], "pooler": None}}
-         == {**config, "model": {**config["model"], "pooler": None}}]
+         and r.manifest["config"]["model"].get("pooler", rule) != rule
+         and _without_pooler(r.manifest["config"]) == _without_pooler(config)]
 if twins:
     st.markdown("**The same run under the other pooler rule**")
-    rows = [dict(pooler=r.manifest["config"]["model"]["pooler"], run=r.label,
+    rows = [dict(pooler=r.manifest["config"]["model"].get("pooler"), run=r.label,
                  pooler_sparsity=layer_share(table(r, "layers"), "pooler"),
                  validation_accuracy=r.manifest["results"]["validation"].get("accuracy"))
             for r in [run, *twins]]

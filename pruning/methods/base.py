@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ..architectures import prunable_parameters, weight_table
-from ..masks import ALLOCATIONS, Masks, Scores, apply_masks, masks_from_scores
+from ..masks import ALLOCATIONS, Masks, Scores, apply_masks, check_allocation, masks_from_scores
 from ..options import parse
 
 SCHEDULES = ("one-shot", "iterative", "gradual")
@@ -88,13 +88,13 @@ class Variant:
     hparams: dict = field(default_factory=dict)
 
     def matches(self, schedule: str, resurrect: bool, allocation: str, preset: str, hparams: dict) -> bool:
-        return ((self.schedule, self.resurrect, self.preset) == (schedule, resurrect, preset)
-                and self.allocation in (None, allocation)
-                and all(hparams.get(k) == v for k, v in self.hparams.items()))
+        """Whether a run's fields select this variant; what the variant leaves open matches anything."""
+        return ((self.schedule, self.resurrect) == (schedule, resurrect) and self.preset in ("", preset)
+                and self.allocation in (None, allocation) and all(hparams.get(k) == v for k, v in self.hparams.items()))
 
     @property
     def specificity(self) -> int:
-        return (self.allocation is not None) + len(self.hparams)
+        return (self.allocation is not None) + bool(self.preset) + len(self.hparams)
 
 
 OneShot = Callable[..., tuple[Masks, Scores]]
@@ -153,6 +153,9 @@ class Method:
         if allocation not in self.allocations:
             raise ValueError(f"prune.allocation: {allocation!r} is not allowed for {self.name}; "
                              f"allowed: {', '.join(self.allocations)}")
+        if not 0.0 <= sparsity <= 1.0:
+            raise ValueError(f"sparsity: {sparsity} is not in [0, 1]")
+        check_allocation(allocation, sparsity)
         if self.one_shot is not None:
             return self.one_shot(model, batches, sparsity, allocation, self.parse_hparams(hparams))
         scores = accumulate(self.make_scorer(model, **hparams), model, batches).scores()

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from ..architectures import PrunableWeight
-from ..calibration import calibrate_blockwise, stages
+from ..calibration import calibrate_blockwise, input_features, stages
 from ..masks import N_M, apply_masks, n_m, top_per_row
 from ..options import option
 from .base import Method, Variant, register
@@ -37,10 +37,8 @@ class Gram:
     """XᵀX over the rows seen."""
 
     def __init__(self, weight: PrunableWeight):
-        param = weight.module.weight
-        features = param.shape[0] if weight.transposed else param.shape[1]
-        dtype = torch.promote_types(param.dtype, torch.float32)
-        self.total = torch.zeros(features, features, dtype=dtype, device=param.device)
+        features, dtype, device = input_features(weight)
+        self.total = torch.zeros(features, features, dtype=dtype, device=device)
 
     def add(self, rows: torch.Tensor) -> None:
         rows = rows.to(self.total.dtype)

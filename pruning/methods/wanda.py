@@ -13,7 +13,7 @@ read in one pass at the dense model. One-shot only.
 import torch
 
 from ..architectures import PrunableWeight, weight_table
-from ..calibration import calibrate_blockwise, stages
+from ..calibration import calibrate_blockwise, input_features, stages
 from ..masks import apply_masks, masks_from_scores
 from .base import Method, Variant, register
 
@@ -22,19 +22,19 @@ class SquaredInputNorms:
     """Σ x_j² per input feature over the rows seen."""
 
     def __init__(self, weight: PrunableWeight):
-        param = weight.module.weight
-        features = param.shape[0] if weight.transposed else param.shape[1]
-        self.total = torch.zeros(features, dtype=torch.promote_types(param.dtype, torch.float32), device=param.device)
+        features, dtype, device = input_features(weight)
+        self.total = torch.zeros(features, dtype=dtype, device=device)
 
     def add(self, rows: torch.Tensor) -> None:
         self.total += rows.to(self.total.dtype).square().sum(0)
 
 
 def wanda_scores(weight: PrunableWeight, norms: SquaredInputNorms) -> torch.Tensor:
-    """|W| times the input feature's L2 norm, shaped like the weight."""
+    """|W| times the input feature's L2 norm, shaped like the weight, in float32 at least (a
+    half-precision product would overflow on the outlier features Wanda is about)."""
     norm = norms.total.sqrt()
-    param = weight.module.weight.detach()
-    return param.abs() * (norm[:, None] if weight.transposed else norm[None, :]).to(param.dtype)
+    magnitude = weight.module.weight.detach().abs().to(norm.dtype)
+    return magnitude * (norm[:, None] if weight.transposed else norm[None, :])
 
 
 def prune_wanda(model, batches, sparsity: float, allocation: str, hparams) -> tuple[dict, dict]:
