@@ -10,7 +10,7 @@ every gradient method needs anyway.
 """
 
 from pruning import METHODS, prunable_parameters, remove_masks
-from pruning.methods.base import gradients_only_for
+from pruning.modes import gradients_only_for
 
 from .common import bench_batch, bench_model, interleaved, report
 

@@ -21,7 +21,7 @@ from torch import nn
 from transformers.pytorch_utils import Conv1D
 
 from .architectures import PrunableWeight, prunable_weights
-from .methods.base import evaluating
+from .modes import evaluating
 
 
 class InputStatistic(Protocol):

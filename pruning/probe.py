@@ -26,7 +26,8 @@ from .data import Encoded
 from .gradstats import LOG10_EDGES, GradientStats, noise_table, rgv_table
 from .masks import masks_from_scores
 from .methods import METHODS
-from .methods.base import accumulate, backward_on, evaluating, gradients_only_for
+from .methods.base import accumulate, backward_on
+from .modes import evaluating, gradients_only_for
 from .train import endless_batches
 
 PROBE_SEED_OFFSET = 7919

@@ -16,7 +16,8 @@ from torch import nn
 
 from .architectures import weight_table
 from .masks import apply_masks, masks_from_scores, prune_lowest, prune_more
-from .methods.base import Scorer, backward_on, evaluating, gradients_only_for
+from .methods.base import Scorer, backward_on
+from .modes import evaluating, gradients_only_for
 from .schedules import cubic_density, exponential_density
 from .train import Callback, TrainState
 

@@ -10,7 +10,6 @@ The package discovers every module, so no other file names a method.
 """
 
 from collections.abc import Callable, Iterable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -18,6 +17,7 @@ from torch import nn
 
 from ..architectures import prunable_parameters, weight_table
 from ..masks import ALLOCATIONS, Masks, Scores, apply_masks, check_allocation, masks_from_scores
+from ..modes import evaluating, gradients_only_for
 from ..options import parse
 
 SCHEDULES = ("one-shot", "iterative", "gradual")
@@ -184,31 +184,6 @@ def zero_pruned(states: dict[str, torch.Tensor], masks: Masks, removed: dict[str
             tensor.mul_(masks[name])
         elif removed[name].numel():
             tensor.view(-1).index_fill_(0, removed[name], 0.0)
-
-
-@contextmanager
-def gradients_only_for(model: nn.Module, params: dict[str, nn.Parameter]):
-    """Within the block only `params` require gradients (no wasted embedding gradients)."""
-    keep = {id(p) for p in params.values()}
-    previous = {name: p.requires_grad for name, p in model.named_parameters()}
-    for p in model.parameters():
-        p.requires_grad_(id(p) in keep)
-    try:
-        yield
-    finally:
-        for name, p in model.named_parameters():
-            p.requires_grad_(previous[name])
-
-
-@contextmanager
-def evaluating(model: nn.Module):
-    """Eval mode (no dropout) within the block; the training mode is restored after."""
-    was_training = model.training
-    model.eval()
-    try:
-        yield
-    finally:
-        model.train(was_training)
 
 
 def backward_on(model: nn.Module, batch: dict[str, torch.Tensor]) -> float:
