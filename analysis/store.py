@@ -230,12 +230,18 @@ def _study_path(root: str | Path | None, study: str) -> Path:
 
 
 def write_study(root: str | Path | None, study: str, runs: list[dict], command: str = "") -> Path:
-    """Record a study: its name, planned runs ({run_id, method, sparsity, seed}) and the command
-    that computes them, atomically."""
+    """Record a study: its name, planned runs ({run_id, method, sparsity, seed}) and the commands
+    that computed them, atomically. A study grows: runs already recorded stay (a sweep over more
+    seeds, or over a subset, adds to it); delete the file to start a study afresh."""
     path = _study_path(root, study)
     path.parent.mkdir(parents=True, exist_ok=True)
+    before = json.loads(path.read_text()) if path.exists() else {"runs": [], "command": ""}
+    known = {entry.get("run_id") for entry in runs}
+    merged = [entry for entry in before.get("runs", []) if entry.get("run_id") not in known] + runs
+    commands = [c for c in (before.get("command", ""), command) if c]
     tmp = path.with_suffix(f".tmp-{os.getpid()}")
-    tmp.write_text(json.dumps({"study": study, "command": command, "runs": runs}, indent=1))
+    tmp.write_text(json.dumps({"study": study, "command": " && ".join(dict.fromkeys(commands)),
+                               "runs": merged}, indent=1))
     tmp.replace(path)
     return path
 

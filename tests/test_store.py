@@ -64,3 +64,14 @@ def test_no_pickle_in_the_code():
         for source in (ROOT / folder).rglob("*.py"):
             text = source.read_text()
             assert "import pickle" not in text and "torch.load(" not in text, source
+
+
+def test_a_study_grows_with_each_sweep_and_keeps_every_command(tmp_path):
+    from analysis.store import study_record, write_study
+
+    a, b = dict(run_id="0123456789ab", method="SNIP", sparsity=0.5, seed=0), dict(run_id="ba9876543210")
+    write_study(tmp_path, "s", [a], "python -m pruning sweep x.toml --set 'sweep.seeds=[0]'")
+    write_study(tmp_path, "s", [b, a], "python -m pruning sweep x.toml --set 'sweep.seeds=[1]'")
+    record = study_record(tmp_path, "s")
+    assert [e["run_id"] for e in record["runs"]] == ["ba9876543210", "0123456789ab"]
+    assert record["command"].count("python -m pruning sweep") == 2
