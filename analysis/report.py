@@ -127,7 +127,7 @@ def evaluate_claim(spec: ClaimSpec, root) -> Claim:
         result = paired(table, spec.method, baseline, spec.metric)
         if not spec.higher_is_better:
             result = result.assign(mean=-result["mean"], low=-result["high"], high=-result["low"])
-            result["verdict"] = result["verdict"].map({"ahead": "behind", "behind": "ahead", "tie": "tie"})
+            result["verdict"] = result["verdict"].replace({"ahead": "behind", "behind": "ahead"})
         rows.append(result.assign(baseline=baseline))
     comparisons = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
     decided = comparisons[comparisons["verdict"] != "n/a"] if not comparisons.empty else comparisons
@@ -179,7 +179,7 @@ def render_markdown(claims: list[Claim], costs: pd.DataFrame | None = None) -> s
         spec = claim.spec
         parts.append(f"**{spec.title}.** The paper: {spec.paper} **Verdict: {claim.verdict}** ({claim.why}).")
         if not claim.table.empty:
-            parts.append(f"{spec.label.capitalize()}, mean ± std (seeds), study `{spec.study}`:\n\n"
+            parts.append(f"{spec.label[0].upper() + spec.label[1:]}, mean ± std (seeds), study `{spec.study}`:\n\n"
                          + _markdown(claim.table.rename_axis("method")))
             parts.append(f"{spec.method} minus each baseline (positive = {spec.method} better), seed-paired, "
                          "[95% bootstrap interval]:\n\n" + _markdown(comparison_grid(claim).rename_axis("baseline")))

@@ -32,7 +32,7 @@ for claim in claims:
     if claim.table.empty:
         continue
     left, right = st.columns(2)
-    left.markdown(f"{spec.label.capitalize()}, mean ± std (seeds)")
+    left.markdown(f"{spec.label[0].upper() + spec.label[1:]}, mean ± std (seeds)")
     left.dataframe(claim.table, width="stretch")
     right.markdown(f"{spec.method} minus each baseline [95% interval], positive = better")
     right.dataframe(comparison_grid(claim), width="stretch")
