@@ -111,6 +111,15 @@ def study_table(runs: list[Run], metric: str) -> pd.DataFrame:
     return table
 
 
+def oriented(result: pd.DataFrame, higher_is_better: bool) -> pd.DataFrame:
+    """Paired results turned so that a positive difference and "ahead" mean better (for a
+    lower-is-better metric: negated, the interval flipped, ahead and behind swapped; n/a stays)."""
+    if higher_is_better:
+        return result
+    flipped = result.assign(mean=-result["mean"], low=-result["high"], high=-result["low"])
+    return flipped.assign(verdict=result["verdict"].replace({"ahead": "behind", "behind": "ahead"}))
+
+
 def evaluate_claim(spec: ClaimSpec, root) -> Claim:
     if spec.study not in list_studies(root):
         return Claim(spec, "not testable here", f"the study {spec.study} is not in this runs folder")
@@ -122,13 +131,8 @@ def evaluate_claim(spec: ClaimSpec, root) -> Claim:
     if spec.method not in present or not present & set(spec.baselines):
         return Claim(spec, "not testable here", f"the study {spec.study} has no finished runs of {spec.method} "
                                                 f"and its baselines yet")
-    rows = []
-    for baseline in spec.baselines:
-        result = paired(table, spec.method, baseline, spec.metric)
-        if not spec.higher_is_better:
-            result = result.assign(mean=-result["mean"], low=-result["high"], high=-result["low"])
-            result["verdict"] = result["verdict"].replace({"ahead": "behind", "behind": "ahead"})
-        rows.append(result.assign(baseline=baseline))
+    rows = [oriented(paired(table, spec.method, baseline, spec.metric), spec.higher_is_better)
+            .assign(baseline=baseline) for baseline in spec.baselines]
     comparisons = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
     decided = comparisons[comparisons["verdict"] != "n/a"] if not comparisons.empty else comparisons
     counts = decided["verdict"].value_counts() if not decided.empty else pd.Series(dtype=int)

@@ -50,3 +50,14 @@ def test_against_a_reference_and_curve_areas():
 def test_one_seed_gives_no_verdict():
     one = _table([("A", 0.5, 0, 0.9), ("B", 0.5, 0, 0.5)])
     assert paired(one, "A", "B")["verdict"].tolist() == ["n/a"]  # a 0.4 gap, but no interval from one seed
+
+
+def test_a_lower_is_better_metric_turns_the_differences_but_keeps_n_a():
+    from analysis.report import oriented
+
+    table = _table([("A", 0.5, 0, 1.2), ("A", 0.5, 1, 1.3), ("B", 0.5, 0, 1.4), ("B", 0.5, 1, 1.6),
+                    ("A", 0.7, 0, 1.0), ("B", 0.7, 0, 1.1)])
+    turned = oriented(paired(table, "A", "B"), higher_is_better=False).set_index("sparsity")
+    assert turned.loc[0.5, "verdict"] == "ahead" and turned.loc[0.5, "mean"] == pytest.approx(0.25)
+    assert turned.loc[0.5, "low"] <= turned.loc[0.5, "mean"] <= turned.loc[0.5, "high"]
+    assert turned.loc[0.7, "verdict"] == "n/a"  # one seed: still no verdict
