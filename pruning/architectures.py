@@ -106,6 +106,11 @@ class PrunableWeight:
     module: nn.Module
     transposed: bool = False
 
+    @property
+    def table_layer(self) -> int:
+        """The block index as tables store it: −1 for a weight outside the blocks."""
+        return -1 if self.layer is None else self.layer
+
 
 def layout_of(model: nn.Module) -> BlockLayout:
     """The block layout of `model`, or a ValueError naming the supported model types."""

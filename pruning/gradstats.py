@@ -109,7 +109,7 @@ def rgv_table(terms: list[RgvTerm], weights: dict[str, PrunableWeight]):
     frame = pd.DataFrame([t.__dict__ for t in terms])
     if frame.empty:
         return pd.DataFrame(columns=["step", "layer", "module", "subset", "numerator", "denominator", "rgv"])
-    frame["layer"] = [-1 if weights[n].layer is None else weights[n].layer for n in frame["name"]]
+    frame["layer"] = [weights[n].table_layer for n in frame["name"]]
     frame["module"] = [weights[n].role for n in frame["name"]]
     grouped = frame.groupby(["step", "layer", "module", "subset"], as_index=False)[["numerator", "denominator"]].sum()
     grouped["rgv"] = grouped["numerator"] / grouped["denominator"].where(grouped["denominator"] > 0)
@@ -164,7 +164,7 @@ class StepNoise(Callback):
         """step (the later of the two), layer, module, numerator, denominator, rgv."""
         import pandas as pd
 
-        rows = [dict(step=t + 1, layer=-1 if w.layer is None else w.layer, module=w.role,
+        rows = [dict(step=t + 1, layer=w.table_layer, module=w.role,
                      numerator=float(pair[0, i]), denominator=float(pair[1, i]))
                 for t, pair in enumerate(torch.stack(self.rows).cpu() if self.rows else [])
                 for i, w in enumerate(self.weights)]
@@ -200,7 +200,7 @@ def noise_table(weights: list[PrunableWeight], sum_g: list[torch.Tensor], sum_g2
     for w, total, squares in zip(weights, sum_g, sum_g2, strict=True):
         mean = total / n
         variance = ((squares / n - mean.square()) * n / (n - 1)).clamp_(min=0)
-        rows.append(dict(layer=-1 if w.layer is None else w.layer, module=w.role,
+        rows.append(dict(layer=w.table_layer, module=w.role,
                          trace=float(variance.sum()), mean_sq=float(mean.square().sum())))
     out = pd.DataFrame(rows).groupby(["layer", "module"], as_index=False)[["trace", "mean_sq"]].sum()
     out["signal"] = out["mean_sq"] - out["trace"] / n

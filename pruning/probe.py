@@ -102,7 +102,7 @@ def _sentinels(weights, snr, top, kept, snip, threshold) -> pd.DataFrame:
         sentinel = top[n] & (snr[n] >= threshold)
         temporary = top[n] & (snr[n] < threshold)
         rows.append(dict(
-            layer=-1 if w.layer is None else w.layer, module=w.role, weights=top[n].numel(),
+            layer=w.table_layer, module=w.role, weights=top[n].numel(),
             top=int(top[n].sum()), sw=int(sentinel.sum()), tsw=int(temporary.sum()),
             sw_kept=int((sentinel & kept[n]).sum()), tsw_kept=int((temporary & kept[n]).sum()),
             sw_kept_snip=int((sentinel & snip[n]).sum()), tsw_kept_snip=int((temporary & snip[n]).sum()),
@@ -125,7 +125,7 @@ def _sample(weights, moments, kept, snip, top, size, seed) -> pd.DataFrame:
             return values.flatten()[index].cpu().numpy()
 
         frames.append(pd.DataFrame({
-            "layer": -1 if w.layer is None else w.layer, "module": w.role, "index": local,
+            "layer": w.table_layer, "module": w.role, "index": local,
             **{key: take(moments[key][w.name]) for key in ("saliency", "snr", "mean", "var")},
             "kept": take(kept[w.name]), "kept_snip": take(snip[w.name]), "top_saliency": take(top[w.name]),
         }))

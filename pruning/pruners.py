@@ -68,6 +68,7 @@ class GradualPruning(Callback):
         self.allocation, self.from_start = allocation, accumulate_from_start
         self.scorer: Scorer | None = None
         self.masks: dict[str, torch.Tensor] | None = None
+        self.weights = None  # the model's architecture table, read once
 
     def _scoring(self, step: int) -> bool:
         return (self.from_start or step >= self.start) and step < self.end
@@ -85,7 +86,8 @@ class GradualPruning(Callback):
         if (step - self.start) % self.every and step != self.end - 1:
             return
         density = cubic_density(step + 1, self.final_density, self.start, self.end - self.start)
-        weights = weight_table(state.model)
+        self.weights = self.weights or weight_table(state.model)
+        weights = self.weights
         if self.masks is None:
             masks = masks_from_scores(self.scorer.scores(), 1.0 - density, self.allocation, weights=weights)
             state.set_masks(masks)

@@ -165,7 +165,7 @@ def layer_table(model: torch.nn.Module, changes: dict[str, float] | None = None)
     for w in prunable_weights(model):
         param = w.module.get_parameter(w.name.rpartition(".")[2])
         nonzero = int(param.count_nonzero())
-        rows.append(dict(name=w.name, layer=-1 if w.layer is None else w.layer, module=w.role,
+        rows.append(dict(name=w.name, layer=w.table_layer, module=w.role,
                          rows=param.shape[0], cols=param.numel() // param.shape[0], numel=param.numel(),
                          nonzero=nonzero, sparsity=1 - nonzero / param.numel(),
                          kept_change=(changes or {}).get(w.name, 0.0)))
