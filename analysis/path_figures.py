@@ -171,12 +171,14 @@ def path_explorer(path: SolutionPath | None, metrics: pd.DataFrame | None = None
 
 
 SPEED_TABLE_COLUMNS = ["sparsity", "params", "params ratio", "FLOPs ratio", "dense ms", "masked ms",
-                       "compressed ms", "speed-up"]
+                       "compressed ms", "speed-up", "onnxruntime dense ms", "onnxruntime compressed ms",
+                       "onnxruntime speed-up"]
 
 
 def speed_table(speed: pd.DataFrame | None) -> pd.DataFrame:
     """One row per sparsity: the compressed model's params and FLOPs as shares of the dense
-    model's, the latencies, and speed-up = dense ms / compressed ms (same-sparsity rows)."""
+    model's, the latencies, and speed-up = dense ms / compressed ms (same-sparsity rows), in
+    PyTorch and in onnxruntime (NaN where the run measured none: GPU runs, older runs)."""
     if speed is None or speed.empty:
         return pd.DataFrame(columns=SPEED_TABLE_COLUMNS)
     rows = []
@@ -193,6 +195,10 @@ def speed_table(speed: pd.DataFrame | None) -> pd.DataFrame:
             "dense ms": get("dense", "latency_ms"), "masked ms": get("masked", "latency_ms"),
             "compressed ms": get("compressed", "latency_ms"),
             "speed-up": get("dense", "latency_ms") / get("compressed", "latency_ms"),
+            "onnxruntime dense ms": get("dense onnxruntime", "latency_ms"),
+            "onnxruntime compressed ms": get("compressed onnxruntime", "latency_ms"),
+            "onnxruntime speed-up": (get("dense onnxruntime", "latency_ms")
+                                     / get("compressed onnxruntime", "latency_ms")),
         })
     return pd.DataFrame(rows, columns=SPEED_TABLE_COLUMNS)
 

@@ -11,8 +11,8 @@ import torch
 
 from pruning.compress import compress
 from pruning.cost import flops_per_example, parameters
-from pruning.spp import Entries, SPPSettings, mask_gradient, read_off, search, solution_path
-from pruning.structured import masked, structured_blocks
+from pruning.structured import Entries, mask_gradient, masked, read_off, structured_blocks
+from pruning.structured_methods.spp import SPPSettings, search, solution_path
 
 from .common import bench_batch, bench_model, interleaved, report
 from .masked_step import _stepper

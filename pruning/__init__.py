@@ -18,7 +18,7 @@ from .architectures import prunable_parameters, weight_table
 from .masks import apply_masks, masks_from_scores, remove_masks, to_torch_prune
 from .methods import METHODS
 from .methods.base import accumulate
-from .spp import solution_path
+from .structured_methods.spp import solution_path
 
 
 def _method(name: str):

@@ -94,7 +94,8 @@ def _export(args) -> int:
     from .spp_run import export_subnetwork
 
     out = export_subnetwork(_find(args.runs, args.run).path, args.sparsity, args.out, args.budget)
-    print(f"{out}/compressed (load with pruning.compress.load_compressed) and {out}/masked (save_pretrained)")
+    print(f"{out}/compressed (load with pruning.compress.load_compressed), {out}/compressed.onnx (onnxruntime) "
+          f"and {out}/masked (save_pretrained)")
     return 0
 
 
@@ -183,8 +184,9 @@ def parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="a run's manifest, results and per-layer sparsity")
     show.add_argument("run", help="run_id or a unique prefix")
     show.set_defaults(handler=_show)
-    export = sub.add_parser("export", help="write an SPP run's sub-network at one sparsity (compressed and masked)")
-    export.add_argument("run", help="run_id or a unique prefix of an SPP run")
+    export = sub.add_parser("export", help="write a structured run's sub-network at one sparsity "
+                                           "(compressed, ONNX, masked)")
+    export.add_argument("run", help="run_id or a unique prefix of a structured run (SPP or a baseline)")
     export.add_argument("--sparsity", type=float, required=True, help="structured sparsity in [0, 1]")
     export.add_argument("--out", required=True, help="output directory")
     export.add_argument("--budget", choices=BUDGETS, help="read-off budget (default: the run's)")

@@ -6,9 +6,10 @@ Per block, with kept QK dims P, kept VO dims V and kept FFN neurons F (structure
 so every projection is a smaller matmul and q·k has |P| terms per head, p·v |V| columns.
 The score scale stays the original 1/√d_h (the HF modules keep the `scaling` they were built
 with); a block with no QK dim attends uniformly and one with no VO dim keeps only the output
-bias, exactly as the masked model does. HF code cannot reshape empty tensors, so a block that
-keeps no VO dim (or no FFN neuron) keeps one placeholder whose weights and biases are all zero:
-it adds nothing to the outputs and, its gradients being zero too, recovery cannot revive it.
+bias, exactly as the masked model does. HF code (and ONNX's Reshape) cannot reshape empty
+tensors, so a block that keeps no QK dim, no VO dim or no FFN neuron keeps one placeholder whose
+weights and biases are all zero: it adds nothing to the outputs (a zero QK dim leaves every score
+at 0, so attention stays uniform) and, its gradients being zero too, recovery cannot revive it.
 
 The HF attention modules reshape with one head size for q, k and v; a compressed block sets
 it to 1 and runs the registered attention implementation "prunescope", which regroups the
@@ -31,7 +32,7 @@ from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, sdpa_mask
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
-from .structured import HEAD_DIM_ATTRIBUTES, KINDS, StructuredBlock, structured_blocks
+from .structured import HEAD_DIM_ATTRIBUTES, KINDS, StructuredBlock, controlled_features, structured_blocks, weight_dim
 
 IMPLEMENTATION = "prunescope"
 SPEC_FILE = "prunescope.json"
@@ -79,34 +80,16 @@ def _defer_rotation(module, args, kwargs):
 
 def kept_features(block: StructuredBlock, kept: dict[str, torch.Tensor]) -> dict[str, tuple[str, torch.Tensor]]:
     """role -> ("out" | "in", indices of the features that stay) for a block's bool masks `kept`."""
-    qk = block.qk_dims(kept["qk"].nonzero().flatten())
-    vo = kept["vo"].nonzero().flatten()
-    ffn = kept["ffn"].nonzero().flatten()
-
-    def every_head(dims: torch.Tensor, heads: int) -> torch.Tensor:
-        return (torch.arange(heads)[:, None] * block.head_dim + dims[None, :]).flatten()
-
-    q, k = every_head(qk, block.heads), every_head(qk, block.kv_heads)
-    v, o = every_head(vo, block.kv_heads), every_head(vo, block.heads)
-    found = {"o": ("in", o), "ffn_in": ("out", ffn), "ffn_out": ("in", ffn)}
-    if block.layout.fused_qkv:
-        width = block.heads * block.head_dim
-        found["qkv"] = ("out", torch.cat([q, k + width, v + 2 * width]))
-    else:
-        found.update(q=("out", q), k=("out", k), v=("out", v))
-    if "ffn_gate" in block.modules:
-        found["ffn_gate"] = ("out", ffn)
+    found = {}
+    for role, side, _kind, index, _owner in controlled_features(block, kept):
+        found[role] = (side, torch.cat([found[role][1], index]) if role in found else index)
     return found
-
-
-def _weight_dim(side: str, transposed: bool) -> int:
-    return int((side == "out") == transposed)
 
 
 def _slice(module: nn.Module, side: str, index: torch.Tensor, transposed: bool) -> None:
     """Keep only features `index` of one side of a linear module (weights and, out side, bias)."""
     index = index.to(module.weight.device)
-    module.weight = nn.Parameter(module.weight.detach().index_select(_weight_dim(side, transposed), index))
+    module.weight = nn.Parameter(module.weight.detach().index_select(weight_dim(side, transposed), index))
     if side == "out" and module.bias is not None:
         module.bias = nn.Parameter(module.bias.detach()[index])
     names = {("out", False): "out_features", ("in", False): "in_features", ("out", True): "nf",
@@ -120,7 +103,7 @@ def _zero(block: StructuredBlock, features: dict[str, tuple[str, torch.Tensor]])
         module = block.modules[role]
         index = index.to(module.weight.device)
         with torch.no_grad():
-            module.weight.index_fill_(_weight_dim(side, block.layout.transposed), index, 0.0)
+            module.weight.index_fill_(weight_dim(side, block.layout.transposed), index, 0.0)
             if side == "out" and module.bias is not None:
                 module.bias[index] = 0.0
 
@@ -129,7 +112,7 @@ def _complement(block: StructuredBlock, features: dict[str, tuple[str, torch.Ten
     """The features not listed, per role."""
     found = {}
     for role, (side, index) in features.items():
-        size = block.modules[role].weight.shape[_weight_dim(side, block.layout.transposed)]
+        size = block.modules[role].weight.shape[weight_dim(side, block.layout.transposed)]
         dropped = torch.ones(size, dtype=torch.bool)
         dropped[index] = False
         found[role] = (side, dropped.nonzero().flatten())
@@ -156,7 +139,7 @@ def compress(model: nn.Module, masks: dict[str, list[torch.Tensor]]) -> nn.Modul
     model = copy.deepcopy(model)
     for block, kept in zip(structured_blocks(model), _per_block(masks), strict=True):
         placeholders = {k: torch.zeros(len(v), dtype=torch.bool) for k, v in kept.items()}
-        for kind in ("vo", "ffn"):
+        for kind in KINDS:
             if not kept[kind].any():
                 kept[kind] = placeholders[kind] = torch.arange(len(kept[kind])) == 0
         _zero(block, kept_features(block, placeholders))

@@ -22,7 +22,8 @@ from .methods import METHODS, find_variant
 from .methods.base import SCHEDULES
 from .models import POOLER_CHOICES
 from .options import OptionError
-from .spp import SPPSettings
+from .structured_methods import STRUCTURED_METHODS
+from .structured_methods.spp import SPPSettings
 from .train import DECAYS, TrainConfig
 
 
@@ -134,11 +135,15 @@ def _sparsity_grid() -> list:
 
 @dataclass(frozen=True)
 class SPPConfig(SPPSettings):
-    """Solution Path Pruning (pruning/spp.py): the search, then read-offs by `budget`: every
-    sparsity of `grid` evaluated without recovery (the page's slider), those of `recover`
-    fine-tuned by [finetune] too; `eval_size` validation examples are evaluated at each
-    checkpoint; `latency_batch` examples time the dense, masked and compressed models."""
+    """A structured run: `method` (pruning/structured_methods/: SPP's search, or a baseline's
+    score over `batches` training batches) orders the QK, VO and FFN entries, then read-offs by
+    `budget`: every sparsity of `grid` evaluated without recovery (the page's slider), those of
+    `recover` fine-tuned by [finetune] too; `eval_size` validation examples are evaluated at each
+    SPP checkpoint; `latency_batch` examples time the dense, masked and compressed models. The
+    other fields are SPP's dynamics (pruning/structured_methods/spp.py)."""
 
+    method: str = field(default="SPP", metadata={"choices": tuple(STRUCTURED_METHODS)})
+    batches: int = 16
     budget: str = field(default="global", metadata={"choices": BUDGETS})
     grid: list = field(default_factory=_sparsity_grid)
     recover: list = field(default_factory=lambda: [0.3, 0.5, 0.7])
@@ -154,7 +159,7 @@ class SPPConfig(SPPSettings):
             values = getattr(self, name)
             if not all(isinstance(v, int | float) and 0 <= v < 1 for v in values):
                 raise ConfigError(f"spp.{name}: {values!r} is not allowed; must be a list of sparsities in [0, 1)")
-        for name in ("eval_size", "latency_batch"):
+        for name in ("eval_size", "latency_batch", "batches"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"spp.{name}: {getattr(self, name)!r} is not allowed; must be >= 1")
 
@@ -213,7 +218,7 @@ class RunConfig:
     def label(self) -> str:
         """The method as papers name it (SEVENpre, Iter-SNIP, …): what charts group by."""
         if self.spp is not None:
-            return "SPP"
+            return self.spp.method
         if self.prune is None:
             return "dense"
         prune = self.prune

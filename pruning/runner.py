@@ -38,6 +38,7 @@ from .models import is_image_model, load_model, load_run_weights, load_tokenizer
 from .probe import probe, probe_gradients, snip_reference
 from .pruners import GradualPruning, iterative_prune
 from .spp_run import compute_spp
+from .structured_methods import STRUCTURED_METHODS
 from .train import endless_batches, evaluate, finetune
 
 Progress = Callable[[str, int, int], None]
@@ -188,7 +189,7 @@ def _manifest(prepared: Prepared) -> dict:
     config = prepared.config
     prune = config.prune
     variant = prune.variant(config.seed) if prune else None
-    method = {} if prune is None else {
+    method = {"method_color": STRUCTURED_METHODS[config.spp.method].color} if config.spp else {} if prune is None else {
         "hparams": prune.resolved_hparams(config.seed), "rewrites_weights": METHODS[prune.method].rewrites_weights,
         "method_color": variant.color if variant else None,
         **({"window": {"start": prune.window(config.finetune.steps)[0],

@@ -5,10 +5,12 @@
                        fixed validation subset), "readoff" (every grid sparsity, no recovery),
                        "recovered" and "recovered-test" (the recover sparsities, after [finetune])
     speed.parquet      per recover sparsity: params, FLOPs per example and latency (on the run's device) of the
-                       dense, masked and compressed models
+                       dense, masked and compressed models, and on CPU of the dense and compressed
+                       models in onnxruntime
 """
 
 import copy
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -23,8 +25,9 @@ from .config import ConfigError, config_from_dict
 from .cost import flops_per_example, latencies_ms, parameters
 from .data import Encoded
 from .models import load_model, load_run_weights
-from .spp import read_off, solution_path
-from .structured import masked
+from .onnx_export import OnnxClassifier, example_batch, export_onnx
+from .structured import masked, read_off
+from .structured_methods import STRUCTURED_METHODS
 from .train import endless_batches, evaluate, finetune
 
 
@@ -36,17 +39,36 @@ def _subset(data: Encoded, size: int) -> Encoded:
     return Encoded({k: v[:size] for k, v in data.features.items()}, data.labels[:size])
 
 
-def _cost_rows(model, masks, small, batch: dict, sparsity: float) -> list[dict]:
-    """Params, FLOPs per example and latency of the dense, masked and compressed models."""
+def _cost_rows(model, masks, small, batch: dict, sparsity: float, onnx_dir: Path | None) -> list[dict]:
+    """Params, FLOPs per example and latency of the dense, masked and compressed models, and,
+    with `onnx_dir` (CPU runs), of the dense and compressed models exported to onnxruntime."""
     def masked_forward(b):
         with masked(model, masks):
             return model(**b)
 
     forwards = {"dense": lambda b: model(**b), "masked": masked_forward, "compressed": lambda b: small(**b)}
-    timing = latencies_ms(forwards, batch)
     stored = {"dense": parameters(model), "masked": parameters(model), "compressed": parameters(small)}
-    return [dict(sparsity=sparsity, model=name, params=stored[name], flops=flops_per_example(forward, batch),
-                 latency_ms=timing[name]) for name, forward in forwards.items()]
+    flops = {name: flops_per_example(forward, batch) for name, forward in forwards.items()}
+    if onnx_dir is not None:
+        for name, torch_model in (("dense", model), ("compressed", small)):
+            file = onnx_dir / ("dense.onnx" if name == "dense" else f"compressed-{sparsity:g}.onnx")
+            session = OnnxClassifier(file if file.exists() else export_onnx(torch_model, batch, file))
+            forwards[f"{name} onnxruntime"] = session.logits
+            stored[f"{name} onnxruntime"], flops[f"{name} onnxruntime"] = stored[name], flops[name]
+    timing = latencies_ms(forwards, batch)
+    return [dict(sparsity=sparsity, model=name, params=stored[name], flops=flops[name], latency_ms=timing[name])
+            for name in forwards]
+
+
+def _costs(model, path: SolutionPath, spp, batch: dict, device: torch.device) -> list[dict]:
+    """_cost_rows at every recover sparsity; the onnxruntime exports (CPU only) are temporary."""
+    rows = []
+    with tempfile.TemporaryDirectory() as exports:
+        for sparsity in spp.recover:
+            masks = read_off(path, sparsity, spp.budget, device)
+            rows += _cost_rows(model, masks, compress(model, masks).eval(), batch, sparsity,
+                               Path(exports) if device.type == "cpu" else None)
+    return rows
 
 
 def compute_spp(prepared, writer: RunWriter, on_progress=None) -> dict:
@@ -58,13 +80,15 @@ def compute_spp(prepared, writer: RunWriter, on_progress=None) -> dict:
     dense = evaluate(model, val)
     rows = _rows(0, 0.0, "dense", dense)
     batches = endless_batches(train, config.finetune.batch_size, config.seed)
-    with tqdm(total=spp.steps, desc="SPP search", unit="step") as bar:
+    stage = f"{spp.method} search"
+    with tqdm(total=spp.steps, desc=stage, unit="step") as bar:
         def report(k: int, total: int) -> None:
             bar.update(1)
             if on_progress:
-                on_progress("SPP search", k, total)
+                on_progress(stage, k, total)
 
-        path = solution_path(model, batches, evaluate=lambda m: evaluate(m, subset), on_step=report, **spp.settings)
+        path = STRUCTURED_METHODS[spp.method].run(model, batches, config.seed, spp.batches, spp.settings,
+                                                  evaluate=lambda m: evaluate(m, subset), on_step=report)
     path.save(writer.path / "path.safetensors")
     support = path.gamma != 0
     for c, step in enumerate(path.steps):
@@ -78,13 +102,12 @@ def compute_spp(prepared, writer: RunWriter, on_progress=None) -> dict:
             rows += _rows(0, sparsity, "readoff", evaluate(model, val))
     timing_batch = val.batch(torch.arange(min(spp.latency_batch, len(val))))
     timing_batch.pop("labels")
-    costs, recovered = [], {}
+    recovered = {}
+    costs = _costs(model, path, spp, timing_batch, prepared.device)
     for sparsity in spp.recover:
-        masks = read_off(path, sparsity, spp.budget, prepared.device)
-        small = compress(model, masks).eval()
-        costs += _cost_rows(model, masks, small, timing_batch, sparsity)
+        small = compress(model, read_off(path, sparsity, spp.budget, prepared.device)).eval()
         torch.manual_seed(config.seed)
-        stage = f"recover SPP {sparsity:.0%}"
+        stage = f"recover {spp.method} {sparsity:.0%}"
         finetune(small, train, config.finetune, config.seed, description=stage,
                  on_progress=(lambda done, total, s=stage: on_progress(s, done, total)) if on_progress else None)
         recovered[sparsity] = evaluate(small, val)
@@ -92,15 +115,17 @@ def compute_spp(prepared, writer: RunWriter, on_progress=None) -> dict:
         rows += _rows(config.finetune.steps, sparsity, "recovered-test", evaluate(small, test))
     writer.table("metrics", pd.DataFrame(rows, columns=METRIC_COLUMNS))
     writer.table("speed", pd.DataFrame(costs, columns=SPEED_COLUMNS))
+    search_steps = int(path.steps[-1]) if len(path.steps) else 0
     return {"results": {"dense": dense, "recovered": {f"{s:g}": m for s, m in recovered.items()},
                         "structured_params": path.total_params},
-            "budget": {"search_steps": spp.steps, "train_steps": config.finetune.steps,
+            "budget": {"search_steps": search_steps, "train_steps": config.finetune.steps,
                        "batch_size": config.finetune.batch_size}}
 
 
 def export_subnetwork(run_path: str | Path, sparsity: float, out: str | Path, budget: str | None = None) -> Path:
-    """Write the read-off of an SPP run at `sparsity`: `out`/compressed (model.safetensors and
-    prunescope.json, for compress.load_compressed) and `out`/masked (HF save_pretrained)."""
+    """Write the read-off of a structured run at `sparsity`: `out`/compressed (model.safetensors and
+    prunescope.json, for compress.load_compressed), `out`/compressed.onnx (for onnxruntime:
+    logits from the model's inputs, batch and length dynamic) and `out`/masked (HF save_pretrained)."""
     run = read_run(Path(run_path))
     if not run.is_path or run.status != "done":
         raise ConfigError(f"run: {run_path} is not a finished SPP run (method {run.method}, status {run.status})")
@@ -115,5 +140,6 @@ def export_subnetwork(run_path: str | Path, sparsity: float, out: str | Path, bu
     load_run_weights(model, run.path.parent / manifest["base_run"])
     out = Path(out)
     save_compressed(model.eval(), masks, out / "compressed")
+    export_onnx(compress(model, masks), example_batch(model), out / "compressed.onnx")
     bake(copy.deepcopy(model), masks).save_pretrained(out / "masked")
     return out

@@ -19,14 +19,15 @@ Parameters one entry controls (biases included; "row" = in + bias, "column" = ou
 which for BERT gives 2·H·(d_model + 1), H·(2·d_model + 1) and 2·d_model + 1 (docs/ALGORITHMS.md).
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
-from analysis.solution_path import KINDS
+from analysis.solution_path import KINDS, SolutionPath
 
 from .architectures import LAYOUTS, BlockLayout, block_paths
 
@@ -70,6 +71,42 @@ class StructuredBlock:
     def qk_dims(self, entries: torch.Tensor) -> torch.Tensor:
         """Per-head dimensions of the QK entries `entries` (a rotary pair is two dims)."""
         return torch.cat([entries, entries + self.head_dim // 2]) if self.layout.rotary else entries
+
+
+Features = list[tuple[str, str, str, torch.Tensor, torch.Tensor]]
+"""(role, side, kind, feature indices, the entry each belongs to): side "out" = output features
+(weight rows and bias), "in" = input features (weight columns)."""
+
+
+def controlled_features(block: StructuredBlock, kept: dict[str, torch.Tensor]) -> Features:
+    """The features of a block's modules that the kept entries `kept` (kind -> bool) control,
+    in head-major layout: QK dim j is feature h·d_h + j of every query and key head."""
+    qk_entries = kept["qk"].nonzero().flatten()
+    qk_dims = block.qk_dims(qk_entries)
+    qk_owner = torch.cat([qk_entries, qk_entries]) if block.layout.rotary else qk_entries
+    vo = kept["vo"].nonzero().flatten()
+    ffn = kept["ffn"].nonzero().flatten()
+
+    def every_head(dims: torch.Tensor, owner: torch.Tensor, heads: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return (torch.arange(heads)[:, None] * block.head_dim + dims[None, :]).flatten(), owner.repeat(heads)
+
+    q, k = every_head(qk_dims, qk_owner, block.heads), every_head(qk_dims, qk_owner, block.kv_heads)
+    v, o = every_head(vo, vo, block.kv_heads), every_head(vo, vo, block.heads)
+    found = [("o", "in", "vo", *o), ("ffn_in", "out", "ffn", ffn, ffn), ("ffn_out", "in", "ffn", ffn, ffn)]
+    if block.layout.fused_qkv:
+        width = block.heads * block.head_dim
+        found += [("qkv", "out", "qk", *q), ("qkv", "out", "qk", k[0] + width, k[1]),
+                  ("qkv", "out", "vo", v[0] + 2 * width, v[1])]
+    else:
+        found += [("q", "out", "qk", *q), ("k", "out", "qk", *k), ("v", "out", "vo", *v)]
+    if "ffn_gate" in block.modules:
+        found.append(("ffn_gate", "out", "ffn", ffn, ffn))
+    return found
+
+
+def weight_dim(side: str, transposed: bool) -> int:
+    """The weight dimension that indexes `side`'s features (GPT-2's Conv1D stores W transposed)."""
+    return int((side == "out") == transposed)
 
 
 def features(module: nn.Module, layout: BlockLayout) -> tuple[int, int]:
@@ -143,3 +180,50 @@ def masked(model: nn.Module, masks: dict[str, list[torch.Tensor]],
     finally:
         for handle in handles:
             handle.remove()
+
+
+class Entries:
+    """The flat entry layout: block by block, QK then VO then FFN, each in index order."""
+
+    def __init__(self, blocks: list[StructuredBlock]):
+        self.sizes = [(b, kind, block.sizes[kind]) for b, block in enumerate(blocks) for kind in KINDS]
+        self.size = sum(n for *_, n in self.sizes)
+        codes = {kind: c for c, kind in enumerate(KINDS)}
+        self.arrays = {
+            "block": np.concatenate([np.full(n, b) for b, _, n in self.sizes]),
+            "kind": np.concatenate([np.full(n, codes[kind]) for _, kind, n in self.sizes]),
+            "index": np.concatenate([np.arange(n) for *_, n in self.sizes]),
+            "weight": np.concatenate([np.full(n, blocks[b].entry_params(kind)) for b, kind, n in self.sizes]),
+        }
+
+    def split(self, flat: torch.Tensor) -> dict[str, list[torch.Tensor]]:
+        """kind -> one slice of `flat` per block (views: gradients reach `flat`)."""
+        out = {kind: [] for kind in KINDS}
+        for (_, kind, _), part in zip(self.sizes, flat.split([n for *_, n in self.sizes]), strict=True):
+            out[kind].append(part)
+        return out
+
+    def join(self, per_kind: list[dict[str, torch.Tensor]]) -> torch.Tensor:
+        """The inverse of split for one dict kind -> vector per block: the flat vector."""
+        return torch.cat([per_kind[b][kind] for b, kind, _ in self.sizes])
+
+
+def mask_gradient(model: nn.Module, blocks: list[StructuredBlock], entries: Entries,
+                  stream: Iterator[dict]) -> Callable[[torch.Tensor], torch.Tensor]:
+    """M -> ∇_M L on the next batch of `stream` (weight gradients only if weights require them)."""
+    def gradient(m: torch.Tensor) -> torch.Tensor:
+        leaf = m.detach().requires_grad_(True)
+        with masked(model, entries.split(leaf), blocks):
+            loss = model(**next(stream)).loss
+        return torch.autograd.grad(loss, leaf)[0]
+
+    return gradient
+
+
+def read_off(path: SolutionPath, sparsity: float, budget: str = "global",
+             device: torch.device | str = "cpu") -> dict[str, list[torch.Tensor]]:
+    """The sub-network of `path` at `sparsity`, as the bool masks masked() and compress() take,
+    on `device` (the model's: masked() then copies nothing per forward)."""
+    keep = path.masks_at(sparsity, budget)
+    return {kind: [torch.from_numpy(v).to(device) for v in vectors]
+            for kind, vectors in path.block_masks(keep).items()}

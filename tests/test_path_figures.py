@@ -113,11 +113,12 @@ def test_empty_states_say_why():
 
 def test_speed_table_ratios_by_hand():
     speed = pd.DataFrame([(0.5, "dense", 1000, 40.0, 10.0), (0.5, "masked", 1000, 40.0, 12.0),
-                          (0.5, "compressed", 600, 20.0, 5.0)],
+                          (0.5, "compressed", 600, 20.0, 5.0), (0.5, "dense onnxruntime", 1000, 40.0, 8.0),
+                          (0.5, "compressed onnxruntime", 600, 20.0, 2.0)],
                          columns=["sparsity", "model", "params", "flops", "latency_ms"])
     row = speed_table(speed).iloc[0]
     assert row["params ratio"] == 0.6 and row["FLOPs ratio"] == 0.5 and row["speed-up"] == 2.0
-    assert row["masked ms"] == 12.0
+    assert row["masked ms"] == 12.0 and row["onnxruntime speed-up"] == 4.0
 
 
 def test_subnetwork_spec_lists_the_kept_indices(path):

@@ -9,8 +9,8 @@ import torch
 from analysis.solution_path import SolutionPath
 from pruning.compress import compress
 from pruning.models import load_model
-from pruning.spp import SPPSettings, ranking, search, solution_path
 from pruning.structured import masked
+from pruning.structured_methods.spp import SPPSettings, ranking, search, solution_path
 
 from .conftest import tiny_inputs
 

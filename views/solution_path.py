@@ -70,14 +70,18 @@ if has_table(run, "speed"):
         "params": st.column_config.NumberColumn("params (compressed)", format="localized"),
         "params ratio": st.column_config.NumberColumn("params / dense", format="%.3f"),
         "FLOPs ratio": st.column_config.NumberColumn("FLOPs / dense", format="%.3f"),
-        **{c: st.column_config.NumberColumn(c, format="%.2f") for c in ("dense ms", "masked ms", "compressed ms")},
+        **{c: st.column_config.NumberColumn(c, format="%.2f") for c in ("dense ms", "masked ms", "compressed ms",
+                                                                         "onnxruntime dense ms",
+                                                                         "onnxruntime compressed ms")},
         "speed-up": st.column_config.NumberColumn("speed-up (dense / compressed)", format="%.2f×"),
+        "onnxruntime speed-up": st.column_config.NumberColumn("onnxruntime speed-up", format="%.2f×"),
     })
     machine = run.manifest.get("machine", {})
     where = machine.get("gpu") or "CPU"
     st.caption(f"Median forward latency ({where}) of one batch, the three models timed round-robin. The masked model "
                "keeps the dense shapes (masks multiplied in); the compressed one has the removed dimensions "
-               "sliced away.")
+               "sliced away. On CPU the dense and compressed models are also exported to ONNX and timed in "
+               "onnxruntime in the same rounds.")
 
 
 @st.fragment

@@ -24,7 +24,8 @@ from torch import nn
 
 from analysis.solution_path import SolutionPath
 
-from .structured import KINDS, StructuredBlock, masked, structured_blocks
+from ..structured import Entries, mask_gradient, masked, structured_blocks
+from .base import StructuredMethod, register
 
 VARIANTS = ("paper", "code")
 
@@ -140,49 +141,6 @@ def ranking(found: Search, variant: str, steps: int) -> tuple[np.ndarray, np.nda
     return rank, priority
 
 
-def read_off(path: SolutionPath, sparsity: float, budget: str = "global",
-             device: torch.device | str = "cpu") -> dict[str, list[torch.Tensor]]:
-    """The sub-network of `path` at `sparsity`, as the bool masks masked() and compress() take,
-    on `device` (the model's: masked() then copies nothing per forward)."""
-    keep = path.masks_at(sparsity, budget)
-    return {kind: [torch.from_numpy(v).to(device) for v in vectors]
-            for kind, vectors in path.block_masks(keep).items()}
-
-
-class Entries:
-    """The flat entry layout: block by block, QK then VO then FFN, each in index order."""
-
-    def __init__(self, blocks: list[StructuredBlock]):
-        self.sizes = [(b, kind, block.sizes[kind]) for b, block in enumerate(blocks) for kind in KINDS]
-        self.size = sum(n for *_, n in self.sizes)
-        codes = {kind: c for c, kind in enumerate(KINDS)}
-        self.arrays = {
-            "block": np.concatenate([np.full(n, b) for b, _, n in self.sizes]),
-            "kind": np.concatenate([np.full(n, codes[kind]) for _, kind, n in self.sizes]),
-            "index": np.concatenate([np.arange(n) for *_, n in self.sizes]),
-            "weight": np.concatenate([np.full(n, blocks[b].entry_params(kind)) for b, kind, n in self.sizes]),
-        }
-
-    def split(self, flat: torch.Tensor) -> dict[str, list[torch.Tensor]]:
-        """kind -> one slice of `flat` per block (views: gradients reach `flat`)."""
-        out = {kind: [] for kind in KINDS}
-        for (_, kind, _), part in zip(self.sizes, flat.split([n for *_, n in self.sizes]), strict=True):
-            out[kind].append(part)
-        return out
-
-
-def mask_gradient(model: nn.Module, blocks: list[StructuredBlock], entries: Entries,
-                  stream) -> Callable[[torch.Tensor], torch.Tensor]:
-    """M -> ∇_M L on the next batch of `stream` (weight gradients only if weights require them)."""
-    def gradient(m: torch.Tensor) -> torch.Tensor:
-        leaf = m.detach().requires_grad_(True)
-        with masked(model, entries.split(leaf), blocks):
-            loss = model(**next(stream)).loss
-        return torch.autograd.grad(loss, leaf)[0]
-
-    return gradient
-
-
 def solution_path(model: nn.Module, batches: Iterable[dict], evaluate: Callable[[nn.Module], dict] | None = None,
                   on_step: Callable[[int, int], None] | None = None, **hparams) -> SolutionPath:
     """Search the path of `model` (a fine-tuned classifier) on `batches` (an endless iterable)
@@ -221,3 +179,9 @@ def solution_path(model: nn.Module, batches: Iterable[dict], evaluate: Callable[
         accuracy=np.array([r["accuracy"] for r in metrics]) if metrics else np.array(nan),
         hparams={**asdict(settings), "lam": settings.threshold},
     )
+
+
+register(StructuredMethod(
+    "SPP", "one differential-inclusion search on the masks: an entry's rank is when it joins the path",
+    color="#d62728", needs="gradients", path=solution_path,
+))

@@ -1,0 +1,161 @@
+"""Structured baselines: each score against a hand-made or brute-force reference, the features an
+entry controls against entry_params on every tiny architecture, equal budgets, and a real run."""
+
+import copy
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from analysis.solution_path import SolutionPath
+from analysis.store import load_table, read_run
+from pruning.compress import bake
+from pruning.models import load_model
+from pruning.runner import execute
+from pruning.structured import KINDS, Entries, controlled_features, masked, ones, structured_blocks
+from pruning.structured_methods import STRUCTURED_METHODS
+from pruning.structured_methods.base import Scoring, ranked_path
+
+from .conftest import ARCHITECTURES, spp_smoke_config, tiny_inputs
+
+BASELINES = [name for name, m in STRUCTURED_METHODS.items() if m.score is not None]
+
+
+def scoring(model, name, count=2, seed=0):
+    blocks = structured_blocks(model)
+    batches = iter([tiny_inputs(name, seed=s) for s in range(count)])
+    return Scoring(model.eval(), blocks, Entries(blocks), batches, count, seed)
+
+
+def one_removed(block_sizes, kind, entry):
+    kept = {k: torch.ones(n, dtype=torch.bool) for k, n in block_sizes.items()}
+    kept[kind][entry] = False
+    return kept
+
+
+@pytest.mark.parametrize("name", ARCHITECTURES)
+def test_an_entry_controls_exactly_entry_params_features(name):
+    model = load_model(name, 3)
+    for block in structured_blocks(model):
+        every = {k: torch.ones(n, dtype=torch.bool) for k, n in block.sizes.items()}
+        counted = dict.fromkeys(KINDS, 0)
+        for role, side, kind, _index, owner in controlled_features(block, every):
+            module = block.modules[role]
+            rows, cols = module.weight.shape
+            per_feature = (cols if (side == "out") != block.layout.transposed else rows)
+            per_feature += int(side == "out" and module.bias is not None)
+            counted[kind] += per_feature * int((owner == 1).sum())
+        assert counted == {kind: block.entry_params(kind) for kind in KINDS}
+
+
+@pytest.mark.parametrize("name", ["tiny-bert", "tiny-gpt2", "tiny-llama"])
+def test_magnitude_is_the_rms_of_what_removing_the_entry_zeroes(name):
+    """Brute force: bake a copy without one entry; the weights that changed are what it controls."""
+    model = load_model(name, 3)
+    for param_name, param in model.named_parameters():
+        if param_name.endswith("bias"):
+            torch.nn.init.normal_(param)  # HF starts biases at 0: then a removed bias would not show
+    scores = STRUCTURED_METHODS["magnitude (structured)"].score(scoring(model, name))
+    per_block = Entries(structured_blocks(model)).split(scores)
+    for b, block in enumerate(structured_blocks(model)):
+        for kind in KINDS:
+            entry = block.sizes[kind] - 1
+            masks = ones(structured_blocks(model))
+            masks = {k: [m.bool() for m in v] for k, v in masks.items()}
+            masks[kind][b] = one_removed(block.sizes, kind, entry)[kind]
+            baked = bake(copy.deepcopy(model), masks)
+            before = torch.cat([p.detach().flatten() for p in model.parameters()])
+            after = torch.cat([p.detach().flatten() for p in baked.parameters()])
+            removed = before[before != after]
+            assert removed.numel() == block.entry_params(kind)
+            expected = (removed.double().pow(2).sum() / block.entry_params(kind)).sqrt()
+            torch.testing.assert_close(per_block[kind][b][entry], expected, rtol=1e-6, atol=0)
+
+
+def test_magnitude_of_a_bert_qk_dim_by_hand():
+    model = load_model("tiny-bert", 3)
+    attention = model.bert.encoder.layer[0].attention.self
+    heads, dims = attention.num_attention_heads, attention.attention_head_size
+    j = 2
+    rows = [h * dims + j for h in range(heads)]
+    parts = [attention.query.weight[rows], attention.key.weight[rows], attention.query.bias[rows, None],
+             attention.key.bias[rows, None]]
+    squares = sum(p.detach().double().pow(2).sum() for p in parts)
+    expected = (squares / sum(p.numel() for p in parts)).sqrt()
+    scores = STRUCTURED_METHODS["magnitude (structured)"].score(scoring(model, "tiny-bert"))
+    torch.testing.assert_close(scores[j], expected, rtol=1e-6, atol=0)
+
+
+def test_taylor_is_the_mean_absolute_mask_derivative_by_central_differences():
+    model = load_model("tiny-bert", 3).double().eval()
+    blocks = structured_blocks(model)
+    entries = Entries(blocks)
+    scores = STRUCTURED_METHODS["Taylor (structured)"].score(scoring(model, "tiny-bert", count=2))
+    h = 1e-5
+    for e in (0, 5, entries.size // 2, entries.size - 1):
+        differences = []
+        for s in range(2):
+            losses = []
+            for sign in (1, -1):
+                m = torch.ones(entries.size, dtype=torch.float64)
+                m[e] += sign * h
+                with torch.no_grad(), masked(model, entries.split(m), blocks):
+                    losses.append(model(**tiny_inputs("tiny-bert", seed=s)).loss.item())
+            differences.append(abs(losses[0] - losses[1]) / (2 * h))
+        assert scores[e].item() == pytest.approx(np.mean(differences), rel=1e-5, abs=1e-9)
+
+
+def test_random_scores_are_seeded():
+    model = load_model("tiny-bert", 3)
+    method = STRUCTURED_METHODS["random (structured)"]
+    first, again = (method.score(scoring(model, "tiny-bert", seed=3)) for _ in range(2))
+    other = method.score(scoring(model, "tiny-bert", seed=4))
+    assert torch.equal(first, again) and not torch.equal(first, other)
+
+
+def test_ranked_path_orders_by_score_with_ties_by_index():
+    model = load_model("tiny-bert", 3)
+    blocks = structured_blocks(model)
+    entries = Entries(blocks)
+    scores = np.zeros(entries.size)
+    scores[[7, 3, 11]] = [2.0, 1.0, 1.0]
+    path = ranked_path(blocks, entries, scores, {})
+    assert list(np.argsort(path.rank)[:4]) == [7, 3, 11, 0]
+
+
+@pytest.mark.parametrize("name", BASELINES)
+@pytest.mark.parametrize("sparsity", [0.1, 0.5, 0.7])
+def test_every_baseline_meets_the_same_parameter_budget(name, sparsity):
+    model = load_model("tiny-bert", 3)
+    path = STRUCTURED_METHODS[name].run(model, [tiny_inputs("tiny-bert", seed=s) for s in range(2)], count=2)
+    keep = path.masks_at(sparsity)
+    target = (1 - sparsity) * path.total_params
+    assert 0 <= path.kept_params(keep) - target < path.weight.max()
+
+
+def test_scoring_leaves_the_model_as_it_was():
+    model = load_model("tiny-bert", 3).train()
+    flags = [p.requires_grad for p in model.parameters()]
+    before = copy.deepcopy(model.state_dict())
+    STRUCTURED_METHODS["Taylor (structured)"].run(model, [tiny_inputs("tiny-bert")], count=1)
+    assert model.training and flags == [p.requires_grad for p in model.parameters()]
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+@pytest.mark.slow
+def test_a_baseline_runs_end_to_end_like_an_spp_run(smoke_runs):
+    base = spp_smoke_config()
+    config = replace(base, spp=replace(base.spp, method="Taylor (structured)", grid=[0.3, 0.6], recover=[0.5]))
+    execute(config, smoke_runs)
+    run = read_run(smoke_runs / config.run_id)
+    assert run.status == "done" and run.is_path and run.manifest["method_label"] == "Taylor (structured)"
+    assert run.manifest["budget"]["search_steps"] == 0
+    path = SolutionPath.load(run.path / "path.safetensors")
+    assert path.hparams["method"] == "Taylor (structured)" and path.gamma.shape[1] == 0
+    metrics = load_table(run, "metrics")
+    assert set(metrics["split"]) == {"dense", "readoff", "recovered", "recovered-test"}
+    readoff = metrics[(metrics["split"] == "readoff") & (metrics["metric"] == "accuracy")]
+    assert sorted(readoff["sparsity"]) == [0.3, 0.6]
+    models = {"dense", "masked", "compressed", "dense onnxruntime", "compressed onnxruntime"}
+    assert set(load_table(run, "speed")["model"]) == models
