@@ -138,12 +138,14 @@ class SPPConfig(SPPSettings):
     """A structured run: `method` (pruning/structured_methods/: SPP's search, or a baseline's
     score over `batches` training batches) orders the QK, VO and FFN entries, then read-offs by
     `budget`: every sparsity of `grid` evaluated without recovery (the page's slider), those of
-    `recover` fine-tuned by [finetune] too; `eval_size` validation examples are evaluated at each
+    `recover` fine-tuned by [finetune] too (a per-target method, the lasso, searches for `target`
+    and recovers only it: `recover` = [target]); `eval_size` validation examples are evaluated at each
     SPP checkpoint; `latency_batch` examples time the dense, masked and compressed models. The
     other fields are SPP's dynamics (pruning/structured_methods/spp.py)."""
 
     method: str = field(default="SPP", metadata={"choices": tuple(STRUCTURED_METHODS)})
     batches: int = 16
+    target: float = 0.5
     budget: str = field(default="global", metadata={"choices": BUDGETS})
     grid: list = field(default_factory=_sparsity_grid)
     recover: list = field(default_factory=lambda: [0.3, 0.5, 0.7])
@@ -162,11 +164,12 @@ class SPPConfig(SPPSettings):
         for name in ("eval_size", "latency_batch", "batches"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"spp.{name}: {getattr(self, name)!r} is not allowed; must be >= 1")
-
-    @property
-    def settings(self) -> dict:
-        """The search's hyperparameters (the fields of SPPSettings)."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(SPPSettings)}
+        if not (isinstance(self.target, int | float) and 0 < self.target < 1):
+            raise ConfigError(f"spp.target: {self.target!r} is not allowed; must be a sparsity in (0, 1)")
+        method = STRUCTURED_METHODS.get(self.method)
+        if method is not None and method.per_target and list(self.recover) != [self.target]:
+            raise ConfigError(f"spp.recover: {self.recover!r} is not allowed for {self.method}, which searches for "
+                              f"one target: must be [spp.target] = [{self.target}]")
 
 
 @dataclass

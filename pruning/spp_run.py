@@ -11,6 +11,7 @@
 
 import copy
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
@@ -87,7 +88,7 @@ def compute_spp(prepared, writer: RunWriter, on_progress=None) -> dict:
             if on_progress:
                 on_progress(stage, k, total)
 
-        path = STRUCTURED_METHODS[spp.method].run(model, batches, config.seed, spp.batches, spp.settings,
+        path = STRUCTURED_METHODS[spp.method].run(model, batches, config.seed, spp.batches, asdict(spp),
                                                   evaluate=lambda m: evaluate(m, subset), on_step=report)
     path.save(writer.path / "path.safetensors")
     support = path.gamma != 0

@@ -2,6 +2,7 @@
 entry controls against entry_params on every tiny architecture, equal budgets, and a real run."""
 
 import copy
+import itertools
 from dataclasses import replace
 
 import numpy as np
@@ -16,6 +17,7 @@ from pruning.runner import execute
 from pruning.structured import KINDS, Entries, controlled_features, masked, ones, structured_blocks
 from pruning.structured_methods import STRUCTURED_METHODS
 from pruning.structured_methods.base import Scoring, ranked_path
+from pruning.structured_methods.lasso import lasso_search
 
 from .conftest import ARCHITECTURES, spp_smoke_config, tiny_inputs
 
@@ -25,7 +27,7 @@ BASELINES = [name for name, m in STRUCTURED_METHODS.items() if m.score is not No
 def scoring(model, name, count=2, seed=0):
     blocks = structured_blocks(model)
     batches = iter([tiny_inputs(name, seed=s) for s in range(count)])
-    return Scoring(model.eval(), blocks, Entries(blocks), batches, count, seed)
+    return Scoring(model.eval(), blocks, Entries(blocks), batches, count, seed, lasso_settings())
 
 
 def one_removed(block_sizes, kind, entry):
@@ -128,7 +130,8 @@ def test_ranked_path_orders_by_score_with_ties_by_index():
 @pytest.mark.parametrize("sparsity", [0.1, 0.5, 0.7])
 def test_every_baseline_meets_the_same_parameter_budget(name, sparsity):
     model = load_model("tiny-bert", 3)
-    path = STRUCTURED_METHODS[name].run(model, [tiny_inputs("tiny-bert", seed=s) for s in range(2)], count=2)
+    batches = itertools.cycle([tiny_inputs("tiny-bert", seed=s) for s in range(2)])
+    path = STRUCTURED_METHODS[name].run(model, batches, count=2, settings=lasso_settings(target=sparsity))
     keep = path.masks_at(sparsity)
     target = (1 - sparsity) * path.total_params
     assert 0 <= path.kept_params(keep) - target < path.weight.max()
@@ -138,7 +141,7 @@ def test_scoring_leaves_the_model_as_it_was():
     model = load_model("tiny-bert", 3).train()
     flags = [p.requires_grad for p in model.parameters()]
     before = copy.deepcopy(model.state_dict())
-    STRUCTURED_METHODS["Taylor (structured)"].run(model, [tiny_inputs("tiny-bert")], count=1)
+    STRUCTURED_METHODS["Taylor (structured)"].run(model, [tiny_inputs("tiny-bert")], count=1, settings={})
     assert model.training and flags == [p.requires_grad for p in model.parameters()]
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
@@ -159,3 +162,49 @@ def test_a_baseline_runs_end_to_end_like_an_spp_run(smoke_runs):
     assert sorted(readoff["sparsity"]) == [0.3, 0.6]
     models = {"dense", "masked", "compressed", "dense onnxruntime", "compressed onnxruntime"}
     assert set(load_table(run, "speed")["model"]) == models
+
+
+def lasso_settings(**changes):
+    return {"steps": 60, "alpha": 5.0, "kappa": 1.0, "target": 0.5, **changes}
+
+
+def test_one_lasso_step_is_the_proximal_step_by_hand():
+    model = load_model("tiny-bert", 3).eval()
+    blocks = structured_blocks(model)
+    entries = Entries(blocks)
+    batch = tiny_inputs("tiny-bert")
+    scoring_ = Scoring(model, blocks, entries, iter([batch]), 1, 0, lasso_settings(steps=1, alpha=0.5))
+    scores = STRUCTURED_METHODS["lasso (structured)"].score(scoring_)
+    leaf = torch.ones(entries.size, requires_grad=True)
+    with masked(model, entries.split(leaf), blocks):
+        model(**batch).loss.backward()
+    eta, weight = 0.5, torch.as_tensor(entries.arrays["weight"], dtype=torch.float32)
+    z = 1 - eta * leaf.grad
+    threshold = eta * (1 / eta) * weight / weight.mean()  # λ_0 = 1/(η·T), T = 1
+    expected = (z.abs() - threshold).clamp(min=0)
+    survived = expected > 0
+    torch.testing.assert_close(scores[survived], expected[survived])
+    assert (scores[~survived] == -1.0).all()  # zero after the only step: (t_e − T)/T = (0 − 1)/1
+
+
+@pytest.mark.parametrize("target", [0.1, 0.3, 0.5, 0.7, 0.9])
+def test_the_lasso_penalty_reaches_its_target(target):
+    """Toy L(M) = ½‖M − M*‖²·0.02 with entries of 1-3 parameters: the zero entries' parameter share
+    ends at the target, and what survives is mostly the entries of largest M* per parameter."""
+    g = torch.Generator().manual_seed(0)
+    star = torch.rand(200, generator=g) * 2
+    weight = torch.randint(1, 4, (200,), generator=g).float()
+    scores = lasso_search(lambda m: 0.02 * (m - star), weight, steps=200, eta=1.0, target=target)
+    assert float(weight[scores <= 0].sum() / weight.sum()) == pytest.approx(target, abs=0.03)
+    kept = scores > 0
+    best = torch.zeros(200, dtype=torch.bool)
+    best[torch.argsort(star / weight, descending=True)[:int(kept.sum())]] = True
+    assert (kept & best).sum() >= 0.8 * kept.sum()
+
+
+def test_a_lasso_run_records_its_target_and_meets_it_exactly():
+    model = load_model("tiny-bert", 3)
+    batches = itertools.cycle([tiny_inputs("tiny-bert", seed=s) for s in range(2)])
+    path = STRUCTURED_METHODS["lasso (structured)"].run(model, batches, settings=lasso_settings(target=0.4))
+    assert path.hparams["target"] == 0.4 and path.hparams["steps"] == 60
+    assert abs(path.sparsity_of(path.masks_at(0.4)) - 0.4) < path.weight.max() / path.total_params

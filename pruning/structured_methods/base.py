@@ -27,7 +27,8 @@ NEEDS = ("nothing", "gradients")
 @dataclass
 class Scoring:
     """What a structured score reads: the model (eval mode, weights frozen), its blocks and entry
-    layout, an endless stream of training batches, how many to read, and the run's seed."""
+    layout, an endless stream of training batches, how many to read, the run's seed, and the
+    search settings ([spp]'s fields: steps, alpha, kappa, target, ...)."""
 
     model: nn.Module
     blocks: list[StructuredBlock]
@@ -35,6 +36,7 @@ class Scoring:
     batches: Iterator[dict]
     count: int
     seed: int
+    settings: dict
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,8 @@ class StructuredMethod:
     needs: str
     score: Callable[[Scoring], torch.Tensor] | None = None
     path: Callable[..., SolutionPath] | None = None
+    per_target: bool = False
+    """one search per target sparsity ([spp] target): only the read-off at the target is its result"""
 
     def __post_init__(self):
         if self.needs not in NEEDS:
@@ -65,9 +69,11 @@ class StructuredMethod:
         blocks = structured_blocks(model)
         entries = Entries(blocks)
         with evaluating(model), gradients_only_for(model, {}):
-            scores = self.score(Scoring(model, blocks, entries, iter(batches), count, seed))
-        return ranked_path(blocks, entries, scores.detach().double().cpu().numpy(),
-                           {"method": self.name, "batches": count if self.needs == "gradients" else 0, "seed": seed})
+            scores = self.score(Scoring(model, blocks, entries, iter(batches), count, seed, settings or {}))
+        hparams = {"method": self.name, "batches": count if self.needs == "gradients" else 0, "seed": seed}
+        if self.per_target:
+            hparams.update({k: (settings or {})[k] for k in ("target", "steps", "alpha", "kappa")})
+        return ranked_path(blocks, entries, scores.detach().double().cpu().numpy(), hparams)
 
 
 def ranked_path(blocks: list[StructuredBlock], entries: Entries, scores: np.ndarray, hparams: dict) -> SolutionPath:

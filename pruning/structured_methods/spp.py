@@ -16,7 +16,7 @@ entry spent with Γ ≠ 0. Masks sit where structured.py puts them in both varia
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 import torch
@@ -181,7 +181,13 @@ def solution_path(model: nn.Module, batches: Iterable[dict], evaluate: Callable[
     )
 
 
+def _path(model: nn.Module, batches: Iterable[dict], evaluate=None, on_step=None, **config) -> SolutionPath:
+    """solution_path with the SPPSettings fields of a structured run's config."""
+    names = {f.name for f in fields(SPPSettings)}
+    return solution_path(model, batches, evaluate, on_step, **{k: v for k, v in config.items() if k in names})
+
+
 register(StructuredMethod(
     "SPP", "one differential-inclusion search on the masks: an entry's rank is when it joins the path",
-    color="#d62728", needs="gradients", path=solution_path,
+    color="#d62728", needs="gradients", path=_path,
 ))
