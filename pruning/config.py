@@ -136,7 +136,7 @@ def _sparsity_grid() -> list:
 @dataclass(frozen=True)
 class SPPConfig(SPPSettings):
     """A structured run: `method` (pruning/structured_methods/: SPP's search, or a baseline's
-    score over `batches` training batches) orders the QK, VO and FFN entries, then read-offs by
+    score over `score_batches` training batches) orders the QK, VO and FFN entries, then read-offs by
     `budget`: every sparsity of `grid` evaluated without recovery (the page's slider), those of
     `recover` fine-tuned by [finetune] too (a per-target method, the lasso, searches for `target`
     and recovers only it: `recover` = [target]); `eval_size` validation examples are evaluated at each
@@ -144,7 +144,7 @@ class SPPConfig(SPPSettings):
     other fields are SPP's dynamics (pruning/structured_methods/spp.py)."""
 
     method: str = field(default="SPP", metadata={"choices": tuple(STRUCTURED_METHODS)})
-    batches: int = 16
+    score_batches: int = 16
     target: float = 0.5
     budget: str = field(default="global", metadata={"choices": BUDGETS})
     grid: list = field(default_factory=_sparsity_grid)
@@ -161,7 +161,7 @@ class SPPConfig(SPPSettings):
             values = getattr(self, name)
             if not all(isinstance(v, int | float) and 0 <= v < 1 for v in values):
                 raise ConfigError(f"spp.{name}: {values!r} is not allowed; must be a list of sparsities in [0, 1)")
-        for name in ("eval_size", "latency_batch", "batches"):
+        for name in ("eval_size", "latency_batch", "score_batches"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"spp.{name}: {getattr(self, name)!r} is not allowed; must be >= 1")
         if not (isinstance(self.target, int | float) and 0 < self.target < 1):

@@ -12,9 +12,7 @@ import itertools
 import os
 import platform
 import sys
-import time
 from collections.abc import Callable, Iterable
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -38,6 +36,7 @@ from .models import is_image_model, load_model, load_run_weights, load_tokenizer
 from .probe import probe, probe_gradients, snip_reference
 from .pruners import GradualPruning, iterative_prune
 from .spp_run import compute_spp
+from .stopwatch import Stopwatch
 from .structured_methods import STRUCTURED_METHODS
 from .train import endless_batches, evaluate, finetune
 
@@ -185,17 +184,28 @@ def kept_change(before: dict[str, torch.Tensor], model: torch.nn.Module) -> dict
     return change
 
 
-def _manifest(prepared: Prepared) -> dict:
-    config = prepared.config
+def _method_fields(config: RunConfig) -> dict:
+    """What the manifest records about the method: its colour and, for [prune], its resolved
+    hyperparameters and gradual window; for [spp], whether one search serves one target."""
+    if config.spp is not None:
+        structured = STRUCTURED_METHODS[config.spp.method]
+        return {"method_color": structured.color, "per_target": structured.per_target}
     prune = config.prune
-    variant = prune.variant(config.seed) if prune else None
-    method = {"method_color": STRUCTURED_METHODS[config.spp.method].color} if config.spp else {} if prune is None else {
+    if prune is None:
+        return {}
+    variant = prune.variant(config.seed)
+    return {
         "hparams": prune.resolved_hparams(config.seed), "rewrites_weights": METHODS[prune.method].rewrites_weights,
         "method_color": variant.color if variant else None,
         **({"window": {"start": prune.window(config.finetune.steps)[0],
                        "duration": prune.window(config.finetune.steps)[1], "every": prune.resolved_every}}
            if prune.resolved_schedule == "gradual" else {}),
     }
+
+
+def _manifest(prepared: Prepared) -> dict:
+    config = prepared.config
+    method = _method_fields(config)
     return {
         "method": config.method, "method_label": config.label, **method, "sparsity": config.sparsity,
         "seed": config.seed, "config": asdict(config), "model": config.model.name, "data": {
@@ -263,25 +273,13 @@ def _relative_half(scores: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
     return out
 
 
-class _Stopwatch(dict):
-    """Seconds spent per stage of a run (recorded in the manifest as `timings`)."""
-
-    @contextmanager
-    def stage(self, name: str):
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            self[name] = round(self.get(name, 0.0) + time.perf_counter() - started, 2)
-
-
 def _compute(prepared: Prepared, writer: RunWriter, on_progress: Progress | None) -> dict:
     config, model = prepared.config, prepared.model
     val, test = prepared.encoded["validation"], prepared.encoded["test"]
     rows: list[dict] = []
     sparsity = config.sparsity
     scores, callback, change = None, None, None
-    clock = _Stopwatch()
+    clock = Stopwatch()
     scoring = _Counted(_scoring_stream(prepared))
     if config.prune is not None:
         with clock.stage("prune"):

@@ -4,6 +4,9 @@
     metrics.parquet    split "dense" (sparsity 0), "path" (each checkpoint: support of Γ on the
                        fixed validation subset), "readoff" (every grid sparsity, no recovery),
                        "recovered" and "recovered-test" (the recover sparsities, after [finetune])
+    manifest timings   seconds of the search (without the checkpoint evaluations: "path
+                       evaluation"), of all read-offs and their evaluations, the speed table and
+                       all recoveries
     speed.parquet      per recover sparsity: params, FLOPs per example and latency (on the run's device) of the
                        dense, masked and compressed models, and on CPU of the dense and compressed
                        models in onnxruntime
@@ -27,6 +30,7 @@ from .cost import flops_per_example, latencies_ms, parameters
 from .data import Encoded
 from .models import load_model, load_run_weights
 from .onnx_export import OnnxClassifier, example_batch, export_onnx
+from .stopwatch import Stopwatch
 from .structured import masked, read_off
 from .structured_methods import STRUCTURED_METHODS
 from .train import endless_batches, evaluate, finetune
@@ -81,15 +85,21 @@ def compute_spp(prepared, writer: RunWriter, on_progress=None) -> dict:
     dense = evaluate(model, val)
     rows = _rows(0, 0.0, "dense", dense)
     batches = endless_batches(train, config.finetune.batch_size, config.seed)
-    stage = f"{spp.method} search"
-    with tqdm(total=spp.steps, desc=stage, unit="step") as bar:
+    stage, clock = f"{spp.method} search", Stopwatch()
+
+    def evaluate_support(m) -> dict:
+        with clock.stage("path evaluation"):
+            return evaluate(m, subset)
+
+    with tqdm(total=spp.steps, desc=stage, unit="step") as bar, clock.stage("search"):
         def report(k: int, total: int) -> None:
             bar.update(1)
             if on_progress:
                 on_progress(stage, k, total)
 
-        path = STRUCTURED_METHODS[spp.method].run(model, batches, config.seed, spp.batches, asdict(spp),
-                                                  evaluate=lambda m: evaluate(m, subset), on_step=report)
+        path = STRUCTURED_METHODS[spp.method].run(model, batches, config.seed, spp.score_batches, asdict(spp),
+                                                  evaluate=evaluate_support, on_step=report)
+    clock["search"] = round(clock["search"] - clock.get("path evaluation", 0.0), 2)
     path.save(writer.path / "path.safetensors")
     support = path.gamma != 0
     for c, step in enumerate(path.steps):
@@ -99,18 +109,22 @@ def compute_spp(prepared, writer: RunWriter, on_progress=None) -> dict:
     for i, sparsity in enumerate(spp.grid):
         if on_progress:
             on_progress("read-offs", i, len(spp.grid))
-        with torch.no_grad(), masked(model, read_off(path, sparsity, spp.budget, prepared.device)):
+        with torch.no_grad(), clock.stage("read-off"):
+            masks = read_off(path, sparsity, spp.budget, prepared.device)
+        with torch.no_grad(), masked(model, masks), clock.stage("read-off evaluation"):
             rows += _rows(0, sparsity, "readoff", evaluate(model, val))
     timing_batch = val.batch(torch.arange(min(spp.latency_batch, len(val))))
     timing_batch.pop("labels")
     recovered = {}
-    costs = _costs(model, path, spp, timing_batch, prepared.device)
+    with clock.stage("speed"):
+        costs = _costs(model, path, spp, timing_batch, prepared.device)
     for sparsity in spp.recover:
         small = compress(model, read_off(path, sparsity, spp.budget, prepared.device)).eval()
         torch.manual_seed(config.seed)
         stage = f"recover {spp.method} {sparsity:.0%}"
-        finetune(small, train, config.finetune, config.seed, description=stage,
-                 on_progress=(lambda done, total, s=stage: on_progress(s, done, total)) if on_progress else None)
+        with clock.stage("recover"):
+            finetune(small, train, config.finetune, config.seed, description=stage,
+                     on_progress=(lambda done, total, s=stage: on_progress(s, done, total)) if on_progress else None)
         recovered[sparsity] = evaluate(small, val)
         rows += _rows(config.finetune.steps, sparsity, "recovered", recovered[sparsity])
         rows += _rows(config.finetune.steps, sparsity, "recovered-test", evaluate(small, test))
@@ -120,7 +134,8 @@ def compute_spp(prepared, writer: RunWriter, on_progress=None) -> dict:
     return {"results": {"dense": dense, "recovered": {f"{s:g}": m for s, m in recovered.items()},
                         "structured_params": path.total_params},
             "budget": {"search_steps": search_steps, "train_steps": config.finetune.steps,
-                       "batch_size": config.finetune.batch_size}}
+                       "batch_size": config.finetune.batch_size},
+            "timings": clock}
 
 
 def export_subnetwork(run_path: str | Path, sparsity: float, out: str | Path, budget: str | None = None) -> Path:

@@ -78,7 +78,7 @@ def test_export_refuses_a_run_that_is_not_spp(spp_run, tmp_path, capsys):
     ("steps", "0", "spp.steps: 0 is not allowed"),
     ("method", '"lottery"', "spp.method: 'lottery' is not allowed; allowed: SPP, Taylor (structured), "
                             "lasso (structured), magnitude (structured), random (structured)"),
-    ("batches", "0", "spp.batches: 0 is not allowed; must be >= 1"),
+    ("score_batches", "0", "spp.score_batches: 0 is not allowed; must be >= 1"),
     ("target", "1.0", "spp.target: 1.0 is not allowed; must be a sparsity in (0, 1)"),
     ("method", '"lasso (structured)"', "spp.recover: [0.3, 0.5, 0.7] is not allowed for lasso (structured), "
                                        "which searches for one target: must be [spp.target] = [0.5]"),

@@ -153,7 +153,8 @@ def test_a_baseline_runs_end_to_end_like_an_spp_run(smoke_runs):
     execute(config, smoke_runs)
     run = read_run(smoke_runs / config.run_id)
     assert run.status == "done" and run.is_path and run.manifest["method_label"] == "Taylor (structured)"
-    assert run.manifest["budget"]["search_steps"] == 0
+    assert run.manifest["budget"]["search_steps"] == 0 and not run.manifest["per_target"]
+    assert {"search", "read-off", "read-off evaluation", "speed", "recover"} <= set(run.manifest["timings"])
     path = SolutionPath.load(run.path / "path.safetensors")
     assert path.hparams["method"] == "Taylor (structured)" and path.gamma.shape[1] == 0
     metrics = load_table(run, "metrics")
