@@ -9,6 +9,8 @@ pages = st.navigation([
     st.Page("views/compare.py", title="Compare methods", icon=":material/compare_arrows:", url_path="compare"),
     st.Page("views/layer_sparsity.py", title="Layer sparsity", icon=":material/grid_on:", url_path="layer-sparsity"),
     st.Page("views/solution_path.py", title="Solution path", icon=":material/timeline:", url_path="solution-path"),
+    st.Page("views/structured.py", title="Structured comparison", icon=":material/view_column:",
+            url_path="structured"),
     st.Page("views/gradient_noise.py", title="Gradient noise", icon=":material/ssid_chart:", url_path="gradient-noise"),
     st.Page("views/sentinels.py", title="Sentinels", icon=":material/scatter_plot:", url_path="sentinels"),
     st.Page("views/reproduction.py", title="Reproduction", icon=":material/fact_check:", url_path="reproduction"),

@@ -38,22 +38,32 @@ def pareto_view(table: pd.DataFrame, metric: str = "val_accuracy") -> go.Figure:
 
 def allocation_multiples(layers_by_method: dict[str, pd.DataFrame], columns: int = 4) -> go.Figure:
     """One layer x module sparsity heatmap per method, all on one colour scale (0 to 100%)."""
-    if not layers_by_method:
+    grids = {}
+    for name, layers in layers_by_method.items():
+        grid = sparsity_grid(layers)
+        grids[name] = grid.set_axis([ROLE_LABELS[c] for c in grid.columns], axis=1).set_axis(
+            [layer_label(r) for r in grid.index], axis=0)
+    return heatmap_multiples(grids, "sparsity", "Blues", columns)
+
+
+def heatmap_multiples(grids: dict[str, pd.DataFrame], value: str, colorscale: str, columns: int = 4) -> go.Figure:
+    """One heatmap per name (rows x columns of each frame, already labelled), all on one colour
+    scale from 0 to 100% of `value`."""
+    if not grids:
         return empty_figure("No run at this sparsity and seed.")
-    names = list(layers_by_method)
+    names = list(grids)
     rows = -(-len(names) // columns)
     height = 40 + 340 * rows
     fig = make_subplots(rows=rows, cols=min(columns, len(names)), subplot_titles=names,
                         horizontal_spacing=0.03, vertical_spacing=min(0.3, 110 / height), shared_yaxes=True)
     for i, name in enumerate(names):
-        grid = sparsity_grid(layers_by_method[name])
+        grid = grids[name]
         fig.add_trace(go.Heatmap(
-            z=grid.to_numpy(), x=[ROLE_LABELS[c] for c in grid.columns], y=[layer_label(r) for r in grid.index],
-            coloraxis="coloraxis", name=name,
-            hovertemplate=f"{name}<br>%{{y}} · %{{x}}<br>sparsity %{{z:.1%}}<extra></extra>",
+            z=grid.to_numpy(), x=list(grid.columns), y=list(grid.index), coloraxis="coloraxis", name=name,
+            hovertemplate=f"{name}<br>%{{y}} · %{{x}}<br>{value} %{{z:.1%}}<extra></extra>",
         ), row=i // columns + 1, col=i % columns + 1)
-    fig.update_layout(coloraxis=dict(colorscale="Blues", cmin=0, cmax=1,
-                                     colorbar=dict(title="sparsity", tickformat=".0%")),
+    fig.update_layout(coloraxis=dict(colorscale=colorscale, cmin=0, cmax=1,
+                                     colorbar=dict(title=value, tickformat=".0%")),
                       height=height, margin=dict(t=40))
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(tickangle=-45)

@@ -26,7 +26,8 @@ def _rgba(hex_color: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
-def accuracy_bands(table: pd.DataFrame, metric: str = "val_accuracy") -> go.Figure:
+def accuracy_bands(table: pd.DataFrame, metric: str = "val_accuracy",
+                   x_title: str = "sparsity of the prunable weights (%)") -> go.Figure:
     """Mean of `metric` over seeds per method and sparsity, a band of ± one standard deviation,
     and the dense model's mean as a dashed line."""
     stats = seed_summary(table[table["method"] != "dense"], metric)
@@ -58,8 +59,7 @@ def accuracy_bands(table: pd.DataFrame, metric: str = "val_accuracy") -> go.Figu
     if not dense.empty:
         fig.add_hline(y=dense.mean(), line=dict(color=method_color("dense"), dash="dash"),
                       annotation_text=f"dense {dense.mean():.3f}", annotation_position="bottom left")
-    fig.update_layout(xaxis_title="sparsity of the prunable weights (%)",
-                      yaxis_title=METRIC_LABELS.get(metric, metric), legend_title="method",
+    fig.update_layout(xaxis_title=x_title, yaxis_title=METRIC_LABELS.get(metric, metric), legend_title="method",
                       height=max(460, 200 + 28 * len(groups)), margin=dict(t=30))  # room for every legend entry
     fig.update_xaxes(ticksuffix="%")
     return fig

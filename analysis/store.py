@@ -138,7 +138,7 @@ class Run:
 
     @property
     def is_path(self) -> bool:
-        """An SPP run: a whole solution path, not one sparsity."""
+        """A structured run (SPP or a structured baseline): a ranking read off at every sparsity."""
         return self.manifest.get("method") == "spp"
 
     @property
@@ -147,7 +147,10 @@ class Run:
         if self.problem:
             return f"{self.run_id} (broken)"
         m = self.manifest
-        where = "path" if self.is_path else f"{100 * m['sparsity']:.0f}%"
+        if m.get("per_target"):
+            where = f"target {100 * m['config']['spp']['target']:.0f}%"
+        else:
+            where = "path" if self.is_path else f"{100 * m['sparsity']:.0f}%"
         return f"{self.method} · {where} · seed {m['seed']} · {self.run_id}"
 
 

@@ -233,9 +233,10 @@ class RunConfig:
 
     @property
     def sparsity(self) -> float | None:
-        """The run's sparsity: 0 for the dense run, None for an SPP run (a whole path)."""
+        """The run's sparsity: 0 for the dense run, None for a structured ranking (a whole path),
+        the target for a per-target structured method (the lasso)."""
         if self.spp is not None:
-            return None
+            return self.spp.target if STRUCTURED_METHODS[self.spp.method].per_target else None
         return self.prune.sparsity if self.prune else 0.0
 
 

@@ -49,8 +49,9 @@ def export_onnx(model: nn.Module, batch: dict[str, torch.Tensor], path: str | Pa
     shapes = tuple({i: torch.export.Dim.AUTO for i, _ in enumerate(DYNAMIC[name])} for name in names)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    wrapper = _Logits(model.eval(), names).eval()
     with torch.no_grad():
-        torch.onnx.export(_Logits(model.eval(), names), tuple(inputs.values()), str(path), input_names=list(names),
+        torch.onnx.export(wrapper, tuple(inputs.values()), str(path), input_names=list(names),
                           output_names=["logits"], dynamic_shapes=(shapes,), dynamo=True, verbose=False)
     return path
 

@@ -7,7 +7,10 @@ A sweep file is a run config with a [sweep] table:
     sparsities = [0.5, 0.7, 0.9]
     seeds = [0, 1, 2]
 Only prune.method/schedule/resurrect, prune.sparsity and seed vary; every other field is the
-file's. All configs are checked before the first run starts. The study record lists the
+file's. A file with [spp] instead of [prune] sweeps structured methods (pruning/structured_methods/):
+a ranking method runs once per seed (every sparsity is a read-off of its one ranking), a
+per-target method (the lasso) once per seed and sparsity, with spp.target and spp.recover set
+to it. All configs are checked before the first run starts. The study record lists the
 planned run_ids; runs already done are skipped, so a killed sweep resumes where it stopped.
 """
 
@@ -24,6 +27,7 @@ from analysis.store import check_study_name, runs_root, write_study
 from .config import ConfigError, RunConfig, config_from_dict, read_toml
 from .devices import resolve_device
 from .methods import variants
+from .structured_methods import STRUCTURED_METHODS
 
 SWEEP_FIELDS = ("study", "methods", "sparsities", "seeds")
 
@@ -58,7 +62,8 @@ def load_sweep(path: str | Path, overrides: list[str] = ()) -> Sweep:
     unknown = sorted(set(sweep) - set(SWEEP_FIELDS))
     if unknown:
         raise ConfigError(f"sweep.{unknown[0]}: unknown field; allowed: {', '.join(SWEEP_FIELDS)}")
-    labels = variants()
+    structured = "spp" in values
+    labels = STRUCTURED_METHODS if structured else variants()
     methods = _check_list(sweep, "methods", str, labels.__contains__, ", ".join(labels))
     sparsities = _check_list(sweep, "sparsities", float, lambda s: 0 <= s < 1, "decimals in [0, 1)")
     seeds = _check_list(sweep, "seeds", int, lambda s: s >= 0, "integers >= 0")
@@ -70,7 +75,14 @@ def load_sweep(path: str | Path, overrides: list[str] = ()) -> Sweep:
     for seed, sparsity, method in itertools.product(seeds, sparsities, methods):
         run = copy.deepcopy(values)
         run["seed"] = seed
-        run.setdefault("prune", {}).update(labels[method], sparsity=sparsity)
+        if not structured:
+            run.setdefault("prune", {}).update(labels[method], sparsity=sparsity)
+        elif labels[method].per_target:
+            run["spp"].update(method=method, target=sparsity, recover=[sparsity])
+        elif sparsity == sparsities[0]:
+            run["spp"].update(method=method)
+        else:
+            continue
         configs.append(config_from_dict(run))
     command = " ".join(["python -m pruning sweep", str(path), *(f"--set {shlex.quote(o)}" for o in overrides)])
     return Sweep(study, configs, command)
@@ -87,7 +99,8 @@ def run_sweep(sweep: Sweep, root: str | Path | None = None, device: str = "cpu")
                                     for c in sweep.configs], sweep.command)
     bar = tqdm(sweep.configs, desc=f"sweep {sweep.study}", unit="run", dynamic_ncols=True)
     for config in bar:
-        bar.set_postfix_str(f"{config.label} {config.sparsity:.0%} seed {config.seed}")
+        where = "path" if config.sparsity is None else f"{config.sparsity:.0%}"
+        bar.set_postfix_str(f"{config.label} {where} seed {config.seed}")
         try:
             execute(config, root, device=device)
         except ConfigError:

@@ -69,6 +69,27 @@ def smoke_runs(tmp_path_factory) -> Path:
     return root
 
 
+STRUCTURED_SMOKE = {"Taylor (structured)": dict(grid=[0.3, 0.6], recover=[0.3, 0.6]),
+                    "lasso (structured)": dict(grid=[0.3, 0.6], recover=[0.6], target=0.6)}
+"""Structured baselines beside the smoke SPP run: Taylor read off at 30 and 60%, the lasso at 60%."""
+
+
+def structured_smoke_configs() -> dict:
+    base = spp_smoke_config()
+    return {method: replace(base, spp=replace(base.spp, method=method, **fields))
+            for method, fields in STRUCTURED_SMOKE.items()}
+
+
+@pytest.fixture(scope="session")
+def structured_smoke_runs(smoke_runs) -> Path:
+    """smoke_runs plus the STRUCTURED_SMOKE runs of the same dense model."""
+    from pruning.runner import execute
+
+    for config in structured_smoke_configs().values():
+        execute(config, smoke_runs)
+    return smoke_runs
+
+
 @pytest.fixture(scope="session")
 def smoke_study(tmp_path_factory) -> Path:
     """A runs directory holding a real study: four methods x two sparsities x two seeds."""

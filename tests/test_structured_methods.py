@@ -3,7 +3,6 @@ entry controls against entry_params on every tiny architecture, equal budgets, a
 
 import copy
 import itertools
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -13,13 +12,12 @@ from analysis.solution_path import SolutionPath
 from analysis.store import load_table, read_run
 from pruning.compress import bake
 from pruning.models import load_model
-from pruning.runner import execute
 from pruning.structured import KINDS, Entries, controlled_features, masked, ones, structured_blocks
 from pruning.structured_methods import STRUCTURED_METHODS
 from pruning.structured_methods.base import Scoring, ranked_path
 from pruning.structured_methods.lasso import lasso_search
 
-from .conftest import ARCHITECTURES, spp_smoke_config, tiny_inputs
+from .conftest import ARCHITECTURES, structured_smoke_configs, tiny_inputs
 
 BASELINES = [name for name, m in STRUCTURED_METHODS.items() if m.score is not None]
 
@@ -147,11 +145,9 @@ def test_scoring_leaves_the_model_as_it_was():
 
 
 @pytest.mark.slow
-def test_a_baseline_runs_end_to_end_like_an_spp_run(smoke_runs):
-    base = spp_smoke_config()
-    config = replace(base, spp=replace(base.spp, method="Taylor (structured)", grid=[0.3, 0.6], recover=[0.5]))
-    execute(config, smoke_runs)
-    run = read_run(smoke_runs / config.run_id)
+def test_a_baseline_runs_end_to_end_like_an_spp_run(structured_smoke_runs):
+    config = structured_smoke_configs()["Taylor (structured)"]
+    run = read_run(structured_smoke_runs / config.run_id)
     assert run.status == "done" and run.is_path and run.manifest["method_label"] == "Taylor (structured)"
     assert run.manifest["budget"]["search_steps"] == 0 and not run.manifest["per_target"]
     assert {"search", "read-off", "read-off evaluation", "speed", "recover"} <= set(run.manifest["timings"])
@@ -163,6 +159,15 @@ def test_a_baseline_runs_end_to_end_like_an_spp_run(smoke_runs):
     assert sorted(readoff["sparsity"]) == [0.3, 0.6]
     models = {"dense", "masked", "compressed", "dense onnxruntime", "compressed onnxruntime"}
     assert set(load_table(run, "speed")["model"]) == models
+
+
+@pytest.mark.slow
+def test_a_lasso_run_is_one_target(structured_smoke_runs):
+    run = read_run(structured_smoke_runs / structured_smoke_configs()["lasso (structured)"].run_id)
+    assert run.status == "done" and run.manifest["per_target"] and run.manifest["sparsity"] == 0.6
+    assert "target 60%" in run.label
+    recovered = load_table(run, "metrics").query("split == 'recovered'")
+    assert set(recovered["sparsity"]) == {0.6}
 
 
 def lasso_settings(**changes):

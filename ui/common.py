@@ -1,5 +1,6 @@
 """Cached run loading, the sidebar run picker, and the empty state with the demo launcher."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -39,11 +40,12 @@ def runs_with(name: str) -> dict[str, Run]:
     return {r.label: r for r in runs() if r.status == "done" and has_table(r, name)}
 
 
-def run_picker(method: str | None = None) -> Run | None:
+def run_picker(method: str | None = None, only: Callable[[Run], bool] | None = None) -> Run | None:
     """The sidebar run picker (its choice kept in the URL as ?run=ID); the run, or None.
-    `method` (e.g. "spp"): only runs of that method; None: runs at one sparsity (not SPP paths)."""
+    `method` (e.g. "spp"): only runs of that method; None: runs at one sparsity (not structured
+    runs); `only`: a further condition."""
     done = [r for r in runs() if r.status == "done"
-            and (r.manifest.get("method") == method if method else not r.is_path)]
+            and (r.manifest.get("method") == method if method else not r.is_path) and (only is None or only(r))]
     if not done:
         return None
     by_label = {r.label: r for r in done}

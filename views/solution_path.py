@@ -12,7 +12,7 @@ from analysis.store import has_table
 from ui.common import run_picker, table
 
 st.title("Solution path")
-run = run_picker(method="spp")
+run = run_picker(method="spp", only=lambda r: r.manifest.get("budget", {}).get("search_steps", 0) > 0)
 if run is None:
     st.info("No Solution Path Pruning run yet. One search with the weights frozen gives a sub-network at every "
             "sparsity; make one (it fine-tunes the demo's dense model first if it is not there):")

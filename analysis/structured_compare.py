@@ -1,0 +1,101 @@
+"""The structured comparison: SPP's read-offs against every structured baseline on one dense
+model, read from the runs' tables (no torch).
+
+Every structured run ranks the same QK / VO / FFN entries and is read off under the same
+parameter budget (analysis/solution_path.py), so its accuracy at structured sparsity s is
+comparable across methods; a per-target run (the lasso: one search per sparsity) counts at its
+target only. The cost of K sub-networks (the SPP paper's Fig. 1, as measured here): a ranking
+method pays one search plus K read-offs, a per-target method K searches.
+"""
+
+import numpy as np
+import pandas as pd
+
+from .path_figures import KIND_LABELS, block_label
+from .solution_path import KINDS, SolutionPath
+from .store import Run, load_table
+
+PHASES = {"readoff": "no recovery", "recovered": "recovered"}
+
+
+def structured_runs(runs: list[Run]) -> list[Run]:
+    return [r for r in runs if r.status == "done" and r.is_path]
+
+
+def _target(run: Run) -> float | None:
+    return run.manifest["config"]["spp"]["target"] if run.manifest.get("per_target") else None
+
+
+def accuracy_rows(runs: list[Run]) -> pd.DataFrame:
+    """One row per run, phase and sparsity: method, color, seed, sparsity, phase, val_accuracy,
+    run_id, status; plus one "dense" row per dense model (sparsity 0, both phases)."""
+    rows, dense = [], {}
+    for run in structured_runs(runs):
+        metrics = load_table(run, "metrics")
+        accuracy = metrics[metrics["metric"] == "accuracy"]
+        target = _target(run)
+        for split, phase in PHASES.items():
+            part = accuracy[accuracy["split"] == split]
+            if target is not None:
+                part = part[np.isclose(part["sparsity"], target)]
+            rows += [dict(method=run.method, color=run.color, seed=run.manifest["seed"], sparsity=float(s),
+                          phase=phase, val_accuracy=float(v), run_id=run.run_id, status="done")
+                     for s, v in zip(part["sparsity"], part["value"], strict=True)]
+        base = accuracy[accuracy["split"] == "dense"]
+        if not base.empty:
+            dense[run.manifest["base_run"]] = (run.manifest["seed"], float(base["value"].iloc[0]))
+    for base_run, (seed, value) in dense.items():
+        rows += [dict(method="dense", color="#222222", seed=seed, sparsity=0.0, phase=phase, val_accuracy=value,
+                      run_id=base_run, status="done") for phase in PHASES.values()]
+    return pd.DataFrame(rows, columns=["method", "color", "seed", "sparsity", "phase", "val_accuracy", "run_id",
+                                       "status"])
+
+
+def latency_rows(runs: list[Run]) -> pd.DataFrame:
+    """Per run and recover sparsity: recovered accuracy beside the measured latency (ms) of the
+    dense, masked and compressed models, in PyTorch and (CPU runs) onnxruntime."""
+    rows = []
+    for run in structured_runs(runs):
+        speed, metrics = load_table(run, "speed"), load_table(run, "metrics")
+        recovered = metrics[(metrics["split"] == "recovered") & (metrics["metric"] == "accuracy")]
+        for sparsity, group in speed.groupby("sparsity"):
+            accuracy = recovered[np.isclose(recovered["sparsity"], sparsity)]["value"]
+            latency = dict(zip(group["model"], group["latency_ms"], strict=True))
+            rows.append(dict(method=run.method, color=run.color, seed=run.manifest["seed"], sparsity=float(sparsity),
+                             accuracy=float(accuracy.iloc[0]) if len(accuracy) else np.nan, **{
+                                 f"{model} ms": latency.get(model, np.nan) for model in (
+                                     "dense", "masked", "compressed", "dense onnxruntime", "compressed onnxruntime")}))
+    return pd.DataFrame(rows)
+
+
+def kept_shares(path: SolutionPath, sparsity: float, budget: str = "global") -> pd.DataFrame:
+    """Share of each block's QK dims, VO dims and FFN neurons kept at `sparsity` (blocks x kinds,
+    labelled as the Solution path page labels them)."""
+    masks = path.block_masks(path.masks_at(sparsity, budget))
+    shares = {label: [float(m.mean()) for m in masks[kind]] for kind, label in zip(KINDS, KIND_LABELS, strict=True)}
+    return pd.DataFrame(shares, index=[block_label(b) for b in path.blocks])
+
+
+def kept_entries(path: SolutionPath, sparsity: float, budget: str = "global") -> dict[str, np.ndarray]:
+    """The kept entries at `sparsity`, as the mask dict compare.mask_agreement reads."""
+    return {"entries": path.masks_at(sparsity, budget)}
+
+
+def subnetwork_costs(runs: list[Run], counts: tuple[int, ...] = (1, 3, 5, 7)) -> pd.DataFrame:
+    """Seconds to obtain K sub-networks, per method (mean over its runs): a ranking method one
+    search plus K read-offs; a per-target method K searches (each its mean search time). Recovery,
+    the same per sub-network for every method, is left out; the search excludes the diagnostic
+    evaluations of SPP's checkpoints."""
+    timed = [dict(method=r.method, color=r.color, per_target=bool(r.manifest.get("per_target")),
+                  readoffs=len(r.manifest["config"]["spp"]["grid"]), **r.manifest["timings"])
+             for r in structured_runs(runs) if "search" in r.manifest.get("timings", {})]
+    rows = []
+    for method, group in pd.DataFrame(timed, columns=["method", "color", "per_target", "readoffs", "search",
+                                                      "read-off"]).groupby("method"):
+        search = group["search"].mean()
+        per_readoff = (group["read-off"] / group["readoffs"]).mean()
+        for k in counts:
+            seconds = k * search if group["per_target"].iloc[0] else search + k * per_readoff
+            rows.append(dict(method=method, color=group["color"].iloc[0], subnetworks=k, seconds=float(seconds),
+                             searches=k if group["per_target"].iloc[0] else 1))
+    return pd.DataFrame(rows, columns=["method", "color", "subnetworks", "seconds", "searches"])
