@@ -6,6 +6,7 @@
                                   dense runs they were pruned from
     runs/<run_id>/<table>.parquet metrics, layers, the RGV and noise tables, sentinels, a
                                   subsample of the probe's weight sample (SAMPLE_ROWS)
+    runs/<run_id>/path.safetensors a structured run's entry ranking (SolutionPath: numbers only)
 No per-weight masks, scores or weights travel. Import validates before it writes: member names
 must be exactly these (run_ids of 12 hex digits, known table names; no path can leave the runs
 folder), sizes are bounded, JSON and parquet only (nothing is unpickled), and every manifest
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .solution_path import SolutionPath
 from .store import (
     OPTIONAL_TABLES,
     RUN_ID,
@@ -40,7 +42,8 @@ BUNDLED_TABLES = ("metrics", "layers", "speed", *OPTIONAL_TABLES)
 MAX_MEMBER_BYTES = 32 << 20
 MAX_TOTAL_BYTES = 512 << 20
 MAX_MEMBERS = 20_000
-MEMBER = re.compile(r"^(bundle\.json|study\.json|runs/([0-9a-f]{12})/(manifest\.json|([a-z_]+)\.parquet))$")
+MEMBER = re.compile(r"^(bundle\.json|study\.json|runs/([0-9a-f]{12})/(manifest\.json|path\.safetensors|"
+                    r"([a-z_]+)\.parquet))$")
 
 
 class BundleError(ValueError):
@@ -50,7 +53,7 @@ class BundleError(ValueError):
 def export_bundle(study: str, out: str | Path, root: str | Path | None = None) -> Path:
     """Write the finished runs of `study` under `root` into the zip `out`; returns its path."""
     record = study_record(root, check_study_name(study))
-    runs = [r for r in study_runs(root, study) if not r.is_path]
+    runs = study_runs(root, study)
     bases = sorted({r.manifest["base_run"] for r in runs if r.manifest.get("base_run")})
     runs += [run for run in (read_run(runs_root(root) / b) for b in bases) if run.status == "done"]
     command = record.get("command", "")
@@ -63,6 +66,8 @@ def export_bundle(study: str, out: str | Path, root: str | Path | None = None) -
         for run in runs:
             manifest = {**run.manifest, "shipped": {"study": study, "command": command}}
             archive.writestr(f"runs/{run.run_id}/manifest.json", json.dumps(manifest, indent=1, sort_keys=True))
+            if run.is_path:
+                archive.write(run.path / "path.safetensors", f"runs/{run.run_id}/path.safetensors")
             for name in BUNDLED_TABLES:
                 path = run.path / f"{name}.parquet"
                 if not path.exists():
@@ -86,7 +91,7 @@ def _checked_members(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
         table = match.group(4) if match else None
         if not match or (table is not None and table not in BUNDLED_TABLES):
             raise BundleError(f"bundle: member {info.filename!r} is not allowed; members are bundle.json, "
-                              "study.json and runs/<12 hex>/{manifest.json, <table>.parquet}")
+                              "study.json and runs/<12 hex>/{manifest.json, <table>.parquet, path.safetensors}")
         if info.file_size > MAX_MEMBER_BYTES:
             raise BundleError(f"bundle: member {info.filename} is {info.file_size} bytes; at most {MAX_MEMBER_BYTES}")
         found[info.filename] = info
@@ -151,6 +156,11 @@ def _import(archive: zipfile.ZipFile, root: Path, staging: Path) -> tuple[str, l
         run = read_run(target)
         if run.problem or run.manifest.get("status") != "done":
             raise BundleError(f"bundle: run {run_id} is not a finished run ({run.problem or run.status})")
+        if run.is_path:
+            try:
+                SolutionPath.load(target / "path.safetensors")
+            except Exception as error:  # any damage: the header, the arrays, the metadata
+                raise BundleError(f"bundle: run {run_id}: path.safetensors cannot be read ({error})") from None
         added.append(run_id)
     for run_id in added:
         (staging / run_id).replace(root / run_id)

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from analysis.bundle import SAMPLE_ROWS, BundleError, export_bundle, import_bundle
-from analysis.store import list_runs, list_studies, load_table, study_runs
+from analysis.solution_path import SolutionPath
+from analysis.store import list_runs, list_studies, load_table, study_runs, write_study
 
 
 def test_round_trip_keeps_the_study_and_its_tables_but_no_masks(smoke_study, tmp_path):
@@ -107,3 +108,34 @@ def test_pruning_from_an_imported_dense_run_recomputes_its_weights_first(smoke_s
     recomputed = next(r for r in list_runs(tmp_path / "runs") if r.run_id == dense.name)
     original = next(r for r in list_runs(smoke_study) if r.run_id == dense.name)
     pd.testing.assert_frame_equal(load_table(recomputed, "metrics"), load_table(original, "metrics"))
+
+
+def _structured_bundle(root, tmp_path):
+    paths = [r for r in list_runs(root) if r.is_path]
+    write_study(root, "structured-smoke", [dict(run_id=r.run_id, method=r.method, sparsity=r.manifest["sparsity"],
+                                                seed=r.manifest["seed"]) for r in paths])
+    return export_bundle("structured-smoke", tmp_path / "structured.zip", root), paths
+
+
+def test_structured_runs_travel_with_their_ranking(structured_smoke_runs, tmp_path):
+    bundle, paths = _structured_bundle(structured_smoke_runs, tmp_path)
+    root = tmp_path / "runs"
+    _, added = import_bundle(bundle, root)
+    assert {r.run_id for r in paths} <= set(added)
+    for run in paths:
+        original = SolutionPath.load(run.path / "path.safetensors")
+        copied = SolutionPath.load(root / run.run_id / "path.safetensors")
+        assert (copied.rank == original.rank).all() and copied.hparams == original.hparams
+
+
+def test_a_damaged_ranking_is_refused(structured_smoke_runs, tmp_path):
+    bundle, _ = _structured_bundle(structured_smoke_runs, tmp_path)
+    damaged = tmp_path / "damaged.zip"
+    with zipfile.ZipFile(bundle) as source, zipfile.ZipFile(damaged, "w") as target:
+        for info in source.infolist():
+            data = source.read(info)
+            target.writestr(info.filename, data[:100] if info.filename.endswith("path.safetensors") else data)
+    root = tmp_path / "runs"
+    with pytest.raises(BundleError, match="path.safetensors cannot be read"):
+        import_bundle(damaged, root)
+    assert not list_runs(root)
