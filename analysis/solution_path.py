@@ -6,6 +6,7 @@ checkpoints of the path on the last, as in scikit-learn's lasso_path:
     rank[e]       0 for the entry kept first: earliest first join (the "code" variant: most
                   checks with Γ ≠ 0), ties and never-joined entries by larger final |Z|, then index
     priority[e]   the first key of that order, larger = kept earlier (the authors' read-off)
+    grad_mean[e], grad_abs[e]   the mean ∂L/∂M and |∂L/∂M| over an SPP search (empty otherwise)
     weight[e]     parameters the entry controls (biases included)
 Read-off at sparsity s ("global"): keep entries in rank order until the kept parameters reach
 (1 − s)·Σ weight. "per_pool": the same within attention (QK + VO) and FFN separately.
@@ -27,7 +28,7 @@ KINDS = ("qk", "vo", "ffn")
 POOLS = {"attention": (0, 1), "ffn": (2,)}
 BUDGETS = ("global", "per_pool", "authors")
 _ARRAYS = ("block", "kind", "index", "weight", "rank", "priority", "join_step", "gamma", "steps", "loss",
-           "accuracy")
+           "accuracy", "grad_mean", "grad_abs")
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,8 @@ class SolutionPath:
     steps: np.ndarray
     loss: np.ndarray
     accuracy: np.ndarray
+    grad_mean: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    grad_abs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     hparams: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -124,4 +127,4 @@ class SolutionPath:
             metadata = handle.metadata()
         arrays = load_file(str(path))
         return cls(blocks=tuple(json.loads(metadata["blocks"])), hparams=json.loads(metadata["hparams"]),
-                   **{name: arrays[name] for name in _ARRAYS})
+                   **{name: arrays[name] for name in _ARRAYS if name in arrays})

@@ -166,3 +166,28 @@ def test_block_masks_compress_to_the_read_off_size(tiny_path):
         reference = model(**inputs).logits
     with torch.no_grad():
         torch.testing.assert_close(small(**inputs).logits, reference, rtol=1e-5, atol=1e-6)
+
+
+def test_the_search_records_the_mean_gradient_and_its_magnitude():
+    seen = []
+
+    def gradient(m):
+        g = m.detach() - SIGNAL + 0.1 * torch.randn(len(SIGNAL), generator=noise)
+        seen.append(g.clone())
+        return g
+
+    noise = torch.Generator().manual_seed(0)
+    found = search(gradient, len(SIGNAL), SPPSettings(steps=40, checkpoints=4, alpha=0.1, nu=10.0, lam=1.0))
+    stacked = torch.stack(seen)
+    np.testing.assert_allclose(found.grad_mean, stacked.mean(0).numpy(), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(found.grad_abs, stacked.abs().mean(0).numpy(), rtol=1e-5, atol=1e-7)
+
+
+def test_the_gradient_order_ranks_by_mean_absolute_gradient_then_index():
+    found, settings = toy("paper", alpha=0.1, nu=10.0, lam=1.0)
+    rank, priority = ranking(found, "paper", settings.steps, order="gradient")
+    np.testing.assert_array_equal(priority, found.grad_abs)
+    expected = np.lexsort((np.arange(len(priority)), -priority))
+    np.testing.assert_array_equal(np.argsort(rank), expected)
+    with pytest.raises(ValueError, match="order: 'size' is not one of path, gradient"):
+        solution_path(None, [], order="size")

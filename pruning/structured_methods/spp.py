@@ -72,13 +72,16 @@ class SPPSettings:
 @dataclass
 class Search:
     """What the dynamics leave: per entry its first join step (−1: never), final Z and check
-    count; Γ at each checkpoint (entries x checkpoints)."""
+    count; Γ at each checkpoint (entries x checkpoints); the mean of ∂L/∂M and of |∂L/∂M| over
+    the search's steps (the gradients it computed anyway)."""
 
     join_step: np.ndarray
     z: np.ndarray
     checks: np.ndarray
     gamma: np.ndarray
     steps: list[int]
+    grad_mean: np.ndarray
+    grad_abs: np.ndarray
 
 
 def shrink(z: torch.Tensor, lam: float) -> torch.Tensor:
@@ -95,12 +98,15 @@ def search(gradient: Callable[[torch.Tensor], torch.Tensor], size: int, settings
     join = torch.full((size,), -1, dtype=torch.long, device=device)
     checks = torch.zeros(size, dtype=torch.long, device=device)
     checkpoints, snapshots = s.checkpoint_steps(), []
+    grad_sum, grad_abs_sum = torch.zeros(size, device=device), torch.zeros(size, device=device)
     if s.variant == "code":
         m.requires_grad_(True)
         optimizer = torch.optim.AdamW([m], lr=s.lr, eps=1e-4, weight_decay=0.0)
     for k in range(1, s.steps + 1):
         grad = gradient(m)
         with torch.no_grad():
+            grad_sum += grad
+            grad_abs_sum += grad.abs()
             if s.variant == "paper":
                 m -= s.kappa * s.alpha * (grad + (m - gamma) / s.nu)
                 z += (s.alpha / s.nu) * (m - gamma)
@@ -122,14 +128,21 @@ def search(gradient: Callable[[torch.Tensor], torch.Tensor], size: int, settings
         if on_step:
             on_step(k)
     return Search(join.cpu().numpy(), z.cpu().numpy(), checks.cpu().numpy(), torch.stack(snapshots, 1).cpu().numpy(),
-                  checkpoints)
+                  checkpoints, (grad_sum / s.steps).cpu().numpy(), (grad_abs_sum / s.steps).cpu().numpy())
 
 
-def ranking(found: Search, variant: str, steps: int) -> tuple[np.ndarray, np.ndarray]:
-    """(rank, priority): priority is −(first join step) ("paper", never joined: −(steps + 1)) or
-    the check count ("code"); rank orders by priority, then larger |Z| (larger Z for the one-sided
-    "code" variant, where a negative Z is furthest from joining), then index."""
-    if variant == "paper":
+ORDERS = ("path", "gradient")
+
+
+def ranking(found: Search, variant: str, steps: int, order: str = "path") -> tuple[np.ndarray, np.ndarray]:
+    """(rank, priority). order "path" (the paper's): priority is −(first join step) ("paper",
+    never joined: −(steps + 1)) or the check count ("code"); rank orders by priority, then larger
+    |Z| (larger Z for the one-sided "code" variant, where a negative Z is furthest from joining),
+    then index. order "gradient" (ours): priority = the mean |∂L/∂M| over the search, then index."""
+    if order == "gradient":
+        priority = found.grad_abs.astype(np.float64)
+        closeness = np.zeros_like(priority)
+    elif variant == "paper":
         priority = np.where(found.join_step >= 0, -found.join_step, -(steps + 1)).astype(np.float64)
         closeness = np.abs(found.z)
     else:
@@ -142,10 +155,13 @@ def ranking(found: Search, variant: str, steps: int) -> tuple[np.ndarray, np.nda
 
 
 def solution_path(model: nn.Module, batches: Iterable[dict], evaluate: Callable[[nn.Module], dict] | None = None,
-                  on_step: Callable[[int, int], None] | None = None, **hparams) -> SolutionPath:
+                  on_step: Callable[[int, int], None] | None = None, order: str = "path", **hparams) -> SolutionPath:
     """Search the path of `model` (a fine-tuned classifier) on `batches` (an endless iterable)
     with weights frozen. `evaluate(model)` -> {"loss", "accuracy"} runs at each checkpoint on
-    the support of Γ (entries with Γ ≠ 0 kept, the rest removed). `hparams`: SPPSettings."""
+    the support of Γ (entries with Γ ≠ 0 kept, the rest removed). `order`: how entries are
+    ranked (ranking()). `hparams`: SPPSettings."""
+    if order not in ORDERS:
+        raise ValueError(f"order: {order!r} is not one of {', '.join(ORDERS)}")
     settings = SPPSettings(**hparams)
     blocks = structured_blocks(model)
     entries = Entries(blocks)
@@ -170,24 +186,34 @@ def solution_path(model: nn.Module, batches: Iterable[dict], evaluate: Callable[
         for param, flag in frozen:
             param.requires_grad_(flag)
         model.train(was_training)
-    rank, priority = ranking(found, settings.variant, settings.steps)
+    rank, priority = ranking(found, settings.variant, settings.steps, order)
     nan = [float("nan")] * len(found.steps)
     return SolutionPath(
         blocks=tuple(b.name for b in blocks), **entries.arrays, rank=rank, priority=priority,
         join_step=found.join_step, gamma=found.gamma.astype(np.float32), steps=np.array(found.steps),
         loss=np.array([r["loss"] for r in metrics]) if metrics else np.array(nan),
         accuracy=np.array([r["accuracy"] for r in metrics]) if metrics else np.array(nan),
-        hparams={**asdict(settings), "lam": settings.threshold},
+        grad_mean=found.grad_mean.astype(np.float32), grad_abs=found.grad_abs.astype(np.float32),
+        hparams={**asdict(settings), "lam": settings.threshold, "order": order},
     )
 
 
-def _path(model: nn.Module, batches: Iterable[dict], evaluate=None, on_step=None, **config) -> SolutionPath:
-    """solution_path with the SPPSettings fields of a structured run's config."""
+def _path(order: str) -> Callable[..., SolutionPath]:
+    """solution_path ranked by `order`, with the SPPSettings fields of a structured run's config."""
     names = {f.name for f in fields(SPPSettings)}
-    return solution_path(model, batches, evaluate, on_step, **{k: v for k, v in config.items() if k in names})
+
+    def path(model: nn.Module, batches: Iterable[dict], evaluate=None, on_step=None, **config) -> SolutionPath:
+        settings = {k: v for k, v in config.items() if k in names}
+        return solution_path(model, batches, evaluate, on_step, order, **settings)
+
+    return path
 
 
 register(StructuredMethod(
     "SPP", "one differential-inclusion search on the masks: an entry's rank is when it joins the path",
-    color="#d62728", needs="gradients", path=_path,
+    color="#d62728", needs="gradients", path=_path("path"),
+))
+register(StructuredMethod(
+    "SPP, |∂L/∂M| order (ours)", "the same search, entries ranked by the mean |∂L/∂M| it computed along the way",
+    color="#ff7f0e", needs="gradients", path=_path("gradient"),
 ))
