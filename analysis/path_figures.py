@@ -215,3 +215,45 @@ def subnetwork_spec(path: SolutionPath, sparsity: float, budget: str = "global")
                     **{kind: np.flatnonzero(masks[kind][b]).tolist() for kind in KINDS}}
                    for b, name in enumerate(path.blocks)],
     }
+
+
+def removal_sparsity(path: SolutionPath) -> np.ndarray:
+    """Per entry, the smallest global read-off sparsity that removes it: 1 − (parameters ranked
+    before it) / total, so a read-off at s removes exactly the entries with removal sparsity ≤ s."""
+    order = np.argsort(path.rank, kind="stable")
+    before = np.cumsum(path.weight[order]) - path.weight[order]
+    removed = np.empty(len(order))
+    removed[order] = 1.0 - before / max(path.total_params, 1)
+    return removed
+
+
+def order_diagnosis(path: SolutionPath, bins: int = 20) -> go.Figure:
+    """Mean |∂L/∂M| over the search of every entry against the sparsity from which the path's
+    order removes it, with the median per 5% bin: an order that keeps what the loss needs drops
+    small-gradient entries first (the line rises to the right)."""
+    if not len(path.grad_abs):
+        return empty_figure("This path records no gradients (a run from before they were recorded).")
+    removed = removal_sparsity(path)
+    joined = path.join_step >= 0
+    fig = go.Figure()
+    for mask, name, color in ((~joined, "never joined", "#9e9e9e"), (joined, "joined", "#d62728")):
+        fig.add_trace(go.Scattergl(x=100 * removed[mask], y=path.grad_abs[mask], mode="markers", name=name,
+                                   marker=dict(color=color, size=4, opacity=0.5),
+                                   hovertemplate="removed from %{x:.1f}%<br>mean |∂L/∂M| %{y:.2e}<extra></extra>"))
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(removed, edges) - 1, 0, bins - 1)
+    medians = [np.median(path.grad_abs[which == b]) if (which == b).any() else np.nan for b in range(bins)]
+    fig.add_trace(go.Scatter(x=100 * (edges[:-1] + edges[1:]) / 2, y=medians, mode="lines+markers",
+                             name="median per 5%", line=dict(color="#222222", width=3)))
+    fig.update_layout(xaxis_title="removed from this sparsity on (%)", yaxis_title="mean |∂L/∂M| over the search",
+                      yaxis_type="log", height=420, margin=dict(t=30), legend_title="entry")
+    return fig
+
+
+def first_dropped_ratio(path: SolutionPath, share: float = 0.05) -> float:
+    """Median mean-|∂L/∂M| of the entries a read-off at `share` removes, over that of all entries
+    (< 1: the order drops small-gradient entries first; NaN without recorded gradients)."""
+    if not len(path.grad_abs):
+        return float("nan")
+    first = removal_sparsity(path) <= share
+    return float(np.median(path.grad_abs[first]) / np.median(path.grad_abs)) if first.any() else float("nan")

@@ -8,7 +8,16 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analysis.path_figures import GRID, block_label, path_explorer, speed_table, subnetwork_spec
+from analysis.path_figures import (
+    GRID,
+    block_label,
+    first_dropped_ratio,
+    order_diagnosis,
+    path_explorer,
+    removal_sparsity,
+    speed_table,
+    subnetwork_spec,
+)
 from analysis.solution_path import KINDS, SolutionPath
 from analysis.store import load_table, read_run
 
@@ -146,8 +155,9 @@ def test_solution_path_page_on_a_real_run(monkeypatch, spp_run):
     at.run()
     at.switch_page("views/solution_path.py").run()
     assert not at.exception, [e.value for e in at.exception]
-    [chart] = _charts(at)
+    chart, diagnosis = _charts(at)
     assert len(chart["layout"]["sliders"][0]["steps"]) == len(GRID)
+    assert diagnosis["layout"]["yaxis"]["type"] == "log"
     assert [m.label for m in at.metric][:2] == ["Search", "Structured parameters"]
     [command] = [c.value for c in at.code if "pruning export" in c.value]
     run_id = spp_run.run_id
@@ -177,3 +187,27 @@ def test_the_picker_offers_only_spp_runs_on_this_page(monkeypatch, spp_run):
     at.switch_page("views/solution_path.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.sidebar.selectbox(key="run_picker_spp").options == [f"SPP · path · seed 0 · {spp_run.run_id}"]
+
+
+def test_removal_sparsity_follows_the_rank_and_the_budget(path):
+    removed = removal_sparsity(path)
+    order = np.argsort(path.rank)
+    assert np.all(np.diff(removed[order]) < 0) and removed[order[0]] == 1.0  # ranked later, removed earlier
+    for s in (0.2, 0.5):  # a global read-off at s removes exactly the entries removed from s on
+        np.testing.assert_array_equal(~path.masks_at(s), removed <= s)
+
+
+def test_order_diagnosis_by_hand():
+    weight = np.ones(4)
+    grads = np.array([4.0, 3.0, 2.0, 1.0], np.float32)
+    base = dict(blocks=("b",), block=np.zeros(4, int), kind=np.full(4, 2), index=np.arange(4), weight=weight,
+                priority=np.zeros(4), join_step=np.full(4, -1), gamma=np.zeros((4, 0), np.float32),
+                steps=np.zeros(0, int), loss=np.zeros(0), accuracy=np.zeros(0), grad_mean=grads, grad_abs=grads)
+    good = SolutionPath(rank=np.arange(4), **base)  # largest gradient kept longest
+    bad = SolutionPath(rank=np.arange(4)[::-1], **base)
+    assert first_dropped_ratio(good, 0.25) == pytest.approx(1.0 / 2.5)
+    assert first_dropped_ratio(bad, 0.25) == pytest.approx(4.0 / 2.5)
+    assert len(order_diagnosis(good).data) == 3
+    silent = SolutionPath(rank=np.arange(4), **{**base, "grad_mean": np.zeros(0), "grad_abs": np.zeros(0)})
+    assert np.isnan(first_dropped_ratio(silent))
+    assert "no gradients" in order_diagnosis(silent).layout.annotations[0].text

@@ -6,7 +6,14 @@ import json
 import numpy as np
 import streamlit as st
 
-from analysis.path_figures import path_explorer, readoff_sparsities, speed_table, subnetwork_spec
+from analysis.path_figures import (
+    first_dropped_ratio,
+    order_diagnosis,
+    path_explorer,
+    readoff_sparsities,
+    speed_table,
+    subnetwork_spec,
+)
 from analysis.solution_path import SolutionPath
 from analysis.store import has_table
 from ui.common import run_picker, table
@@ -62,6 +69,19 @@ st.caption(f"Drag the slider under the chart to read the path off at another spa
            "inner dimensions and neurons per block. (c) share of each type's parameters kept. (d) validation "
            "accuracy of each read-off without recovery, after recovery fine-tuning, and of the dense model; "
            "grey points: the support of Γ at each checkpoint, on the search's validation subset.")
+
+if len(path.grad_abs):
+    st.subheader("Does the order keep what the loss needs?")
+    ratio = first_dropped_ratio(path)
+    st.metric("Gradient of the first 5% dropped, over the median entry", f"{ratio:.1f}×",
+              help="median mean-|∂L/∂M| of the entries a 5% read-off removes, over the median of all entries")
+    st.plotly_chart(order_diagnosis(path), width="stretch")
+    st.caption(f"Every entry's mean |∂L/∂M| over the search against the sparsity from which this run's order "
+               f"({path.hparams.get('order', 'path')}) removes it. The paper's order ranks joined entries by join "
+               "step and the rest by |Z|, which follows the sign and mean of ∂L/∂M; at a fine-tuned model those are "
+               "near zero and noisy, and entries whose gradient is large but changes sign (removing them hurts most) "
+               "keep Z near 0 and go first. The order by mean |∂L/∂M| (ours) drops small-gradient entries first; the "
+               "Structured comparison page compares both with the Taylor baseline.")
 
 if has_table(run, "speed"):
     st.subheader("Speed of the compressed model")
