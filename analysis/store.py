@@ -241,7 +241,7 @@ def write_study(root: str | Path | None, study: str, runs: list[dict], command: 
     before = json.loads(path.read_text()) if path.exists() else {"runs": [], "command": ""}
     known = {entry.get("run_id") for entry in runs}
     merged = [entry for entry in before.get("runs", []) if entry.get("run_id") not in known] + runs
-    commands = [c for c in (before.get("command", ""), command) if c]
+    commands = [c for c in (*before.get("command", "").split(" && "), command) if c]
     tmp = path.with_suffix(f".tmp-{os.getpid()}")
     tmp.write_text(json.dumps({"study": study, "command": " && ".join(dict.fromkeys(commands)),
                                "runs": merged}, indent=1))

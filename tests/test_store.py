@@ -75,3 +75,5 @@ def test_a_study_grows_with_each_sweep_and_keeps_every_command(tmp_path):
     record = study_record(tmp_path, "s")
     assert [e["run_id"] for e in record["runs"]] == ["ba9876543210", "0123456789ab"]
     assert record["command"].count("python -m pruning sweep") == 2
+    write_study(tmp_path, "s", [a], "python -m pruning sweep x.toml --set 'sweep.seeds=[0]'")  # a resumed sweep
+    assert study_record(tmp_path, "s")["command"] == record["command"]
