@@ -4,7 +4,7 @@ the markdown the README carries, and the Reproduction page."""
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analysis.report import CLAIMS, evaluate, render_markdown, study_costs, summary
+from analysis.report import CLAIMS, evaluate, evaluate_claim, render_markdown, study_costs, summary
 
 from .conftest import ROOT, SMOKE
 
@@ -52,3 +52,15 @@ def test_reproduction_page_shows_each_claim_with_its_verdict_and_runs(monkeypatc
     assert len(verdicts) == len(CLAIMS) and any("not testable here" in v for v in verdicts)
     links = [m.value for m in at.markdown if "layer-sparsity?run=" in m.value]
     assert links and all("](layer-sparsity?run=" in line for line in links[0].splitlines())
+
+
+def test_a_no_worse_claim_is_held_by_ties_and_lost_only_by_a_loss(compare_study):
+    from dataclasses import replace
+
+    beats = next(spec for spec in CLAIMS if spec.key == "iterative")
+    spec = replace(beats, baselines=("SNIP", "GraSP", "FORCE"))
+    strict, lenient = evaluate_claim(spec, compare_study), evaluate_claim(replace(spec, no_worse=True), compare_study)
+    verdicts = strict.comparisons["verdict"]
+    assert lenient.verdict == ("held" if not (verdicts == "behind").any() else "not held")
+    if (verdicts == "tie").all():
+        assert strict.verdict == "not held" and lenient.verdict == "held"
