@@ -13,7 +13,7 @@ import pandas as pd
 
 from .path_figures import KIND_LABELS, block_label
 from .solution_path import KINDS, SolutionPath
-from .store import Run, load_table
+from .store import Run, list_studies, load_table, study_record, study_runs
 
 PHASES = {"readoff": "no recovery", "recovered": "recovered"}
 
@@ -99,3 +99,68 @@ def subnetwork_costs(runs: list[Run], counts: tuple[int, ...] = (1, 3, 5, 7)) ->
             rows.append(dict(method=method, color=group["color"].iloc[0], subnetworks=k, seconds=float(seconds),
                              searches=k if group["per_target"].iloc[0] else 1))
     return pd.DataFrame(rows, columns=["method", "color", "subnetworks", "seconds", "searches"])
+
+
+REPORTED = (0.1, 0.3, 0.5, 0.7)
+"""Sparsities of the README's structured tables (every method, the lasso included, has them)."""
+
+
+def _cells(frame: pd.DataFrame, value: str) -> pd.DataFrame:
+    stats = frame.groupby(["method", "phase", "sparsity"])[value].agg(["mean", "std", "count"]).reset_index()
+    stats["cell"] = [f"{m:.3f}" + (f" ± {s:.3f}" if n > 1 else "") + f" ({n})"
+                     for m, s, n in zip(stats["mean"], stats["std"], stats["count"], strict=True)]
+    return stats
+
+
+def render_structured_markdown(runs: list[Run], command: str) -> str:
+    """The README's structured block: accuracy per method and phase at REPORTED (mean ± std,
+    seeds), each method against Taylor seed-paired, latency at 50%, and the cost of K
+    sub-networks; from the runs of the structured study."""
+    from .paired import against, paired_grid
+
+    rows = accuracy_rows(runs)
+    rows = rows[rows["method"] != "dense"]
+    rows = rows[rows["sparsity"].round(2).isin(REPORTED)]
+    if rows.empty:
+        return "Not computed yet: `python -m pruning sweep configs/structured.toml`."
+    stats = _cells(rows, "val_accuracy")
+    stats["sparsity"] = [f"{s:.0%}" for s in stats["sparsity"]]
+    grid = stats.pivot(index=["method", "phase"], columns="sparsity", values="cell").fillna("")
+    lines = ["Validation accuracy at structured sparsity, mean ± std (seeds), study `structured`:", "",
+             "| method | phase | " + " | ".join(grid.columns) + " |", "|" + " --- |" * (len(grid.columns) + 2)]
+    lines += [f"| {m} | {p} | " + " | ".join(row) + " |" for (m, p), row in zip(grid.index, grid.to_numpy(),
+                                                                             strict=True)]
+    for phase in PHASES.values():
+        versus = against(rows[rows["phase"] == phase], "Taylor (structured)")
+        if versus.empty:
+            continue
+        cells = paired_grid(versus, "method")
+        lines += ["", f"Each method minus Taylor ({phase}), seed-paired, [95% bootstrap interval]:", "",
+                  "| method | " + " | ".join(cells.columns) + " |", "|" + " --- |" * (len(cells.columns) + 1)]
+        lines += [f"| {m} | " + " | ".join(row) + " |" for m, row in zip(cells.index, cells.to_numpy(), strict=True)]
+    latency = latency_rows(runs)
+    half = latency[np.isclose(latency["sparsity"], 0.5)] if not latency.empty else latency
+    if not half.empty:
+        lines += ["", "Latency of one batch at 50% (median over runs, ms; speed-up = dense / compressed):", "",
+                  "| runtime | dense | compressed | speed-up |", "| --- | --- | --- | --- |"]
+        for runtime, prefix in (("PyTorch", ""), ("onnxruntime", " onnxruntime")):
+            dense, small = half[f"dense{prefix} ms"].median(), half[f"compressed{prefix} ms"].median()
+            if np.isfinite(small):
+                lines.append(f"| {runtime} | {dense:.1f} | {small:.1f} | {dense / small:.2f}x |")
+    costs = subnetwork_costs(runs, counts=(1, len(REPORTED)))
+    if not costs.empty:
+        table = costs.pivot(index="method", columns="subnetworks", values="seconds")
+        lines += ["", "Seconds to obtain K sub-networks (search plus read-offs; recovery left out):", "",
+                  "| method | " + " | ".join(f"K = {k}" for k in table.columns) + " |",
+                  "|" + " --- |" * (len(table.columns) + 1)]
+        lines += [f"| {m} | " + " | ".join(f"{v:.0f}" for v in row) + " |"
+                  for m, row in zip(table.index, table.to_numpy(), strict=True)]
+    return "\n".join([*lines, "", f"Recompute: `{command}`" if command else ""]).rstrip()
+
+
+def structured_block(root=None, study: str = "structured") -> str:
+    """render_structured_markdown of `study` under `root` (the runs folder); a note when absent."""
+    if study not in list_studies(root):
+        return render_structured_markdown([], "")
+    return render_structured_markdown(study_runs(root, study), study_record(root, study).get("command", ""))
+

@@ -125,13 +125,16 @@ def _import(args) -> int:
 def _report(args) -> int:
     from analysis.readme import replace_block
     from analysis.report import evaluate, render_markdown, study_costs
+    from analysis.structured_compare import structured_block
 
-    text = render_markdown(evaluate(args.runs), study_costs(args.runs))
-    if args.readme:
-        replace_block(args.readme, "report", text)
-        print(f"{args.readme}: the report block rewritten from {runs_root(args.runs)}")
-    else:
-        print(text)
+    blocks = {"report": render_markdown(evaluate(args.runs), study_costs(args.runs)),
+              "structured": structured_block(args.runs)}
+    for name, text in blocks.items():
+        if args.readme:
+            replace_block(args.readme, name, text)
+            print(f"{args.readme}: the {name} block rewritten from {runs_root(args.runs)}")
+        else:
+            print(text, end="\n\n")
     return 0
 
 

@@ -3,6 +3,7 @@
 from analysis.bundle import import_bundle
 from analysis.readme import read_block
 from analysis.report import evaluate, render_markdown, study_costs
+from analysis.structured_compare import structured_block
 from pruning.catalogue import methods_markdown
 
 from .conftest import ROOT
@@ -17,6 +18,8 @@ def test_report_is_what_the_shipped_bundles_say(tmp_path):
         import_bundle(bundle, tmp_path)
     expected = render_markdown(evaluate(tmp_path), study_costs(tmp_path))
     assert read_block(ROOT / "README.md", "report") == expected, (
+        "run: python -m pruning import studies/*.zip && python -m pruning report --readme README.md")
+    assert read_block(ROOT / "README.md", "structured") == structured_block(tmp_path), (
         "run: python -m pruning import studies/*.zip && python -m pruning report --readme README.md")
 
 

@@ -8,7 +8,13 @@ from streamlit.testing.v1 import AppTest
 
 from analysis.solution_path import SolutionPath
 from analysis.store import list_runs
-from analysis.structured_compare import accuracy_rows, kept_shares, latency_rows, subnetwork_costs
+from analysis.structured_compare import (
+    accuracy_rows,
+    kept_shares,
+    latency_rows,
+    render_structured_markdown,
+    subnetwork_costs,
+)
 
 from .conftest import ROOT
 
@@ -21,7 +27,7 @@ def runs(structured_smoke_runs):
 def test_accuracy_rows_take_a_per_target_run_at_its_target_only(runs):
     rows = accuracy_rows(runs)
     lasso = rows[rows["method"] == "lasso (structured)"]
-    assert set(lasso["sparsity"]) == {0.6} and set(lasso["phase"]) == {"no recovery", "recovered"}
+    assert set(lasso["sparsity"]) == {0.3} and set(lasso["phase"]) == {"no recovery", "recovered"}
     taylor = rows[rows["method"] == "Taylor (structured)"]
     assert set(taylor[taylor["phase"] == "no recovery"]["sparsity"]) == {0.3, 0.6}
     dense = rows[rows["method"] == "dense"]
@@ -65,7 +71,7 @@ def test_structured_page_on_real_runs(monkeypatch, structured_smoke_runs):
     assert set(at.multiselect(key="structured_methods").value) == {"SPP", "Taylor (structured)", "lasso (structured)"}
     charts = at.get("plotly_chart")
     assert len(charts) == 6
-    at.select_slider(key="structured_sparsity").set_value(0.6).run()
+    at.select_slider(key="structured_sparsity").set_value(0.3).run()
     assert not at.exception
     at.multiselect(key="structured_methods").set_value(["SPP"]).run()
     assert not at.exception, [e.value for e in at.exception]
@@ -78,3 +84,12 @@ def test_structured_page_without_runs_says_how_to_make_them(monkeypatch, tmp_pat
     at.switch_page("views/structured.py").run()
     assert not at.exception
     assert [c.value for c in at.code] == ["python -m pruning sweep configs/structured.toml"]
+
+
+def test_the_readme_block_tabulates_every_method_and_phase(runs):
+    text = render_structured_markdown(runs, "python -m pruning sweep configs/structured.toml")
+    assert "| Taylor (structured) | no recovery |" in text and "| lasso (structured) | recovered |" in text
+    assert "Each method minus Taylor (no recovery)" in text and "| SPP |" in text
+    assert "| PyTorch |" in text and "| onnxruntime |" in text and "K = 4" in text
+    assert text.endswith("Recompute: `python -m pruning sweep configs/structured.toml`")
+    assert render_structured_markdown([], "").startswith("Not computed yet")

@@ -164,10 +164,10 @@ def test_a_baseline_runs_end_to_end_like_an_spp_run(structured_smoke_runs):
 @pytest.mark.slow
 def test_a_lasso_run_is_one_target(structured_smoke_runs):
     run = read_run(structured_smoke_runs / structured_smoke_configs()["lasso (structured)"].run_id)
-    assert run.status == "done" and run.manifest["per_target"] and run.manifest["sparsity"] == 0.6
-    assert "target 60%" in run.label
+    assert run.status == "done" and run.manifest["per_target"] and run.manifest["sparsity"] == 0.3
+    assert "target 30%" in run.label
     recovered = load_table(run, "metrics").query("split == 'recovered'")
-    assert set(recovered["sparsity"]) == {0.6}
+    assert set(recovered["sparsity"]) == {0.3}
 
 
 def lasso_settings(**changes):
