@@ -3,6 +3,7 @@ table (`--markdown`), both read from the method files' declarations."""
 
 from .methods import METHODS, Method
 from .options import describe
+from .structured_methods import STRUCTURED_METHODS, StructuredMethod
 
 
 def _variant_text(method: Method) -> str:
@@ -28,12 +29,25 @@ def method_help(method: Method) -> str:
     return "\n".join(lines)
 
 
+def structured_help(method: StructuredMethod) -> str:
+    """A structured method's summary, needs and how it searches."""
+    search = "one search per target sparsity ([spp] target)" if method.per_target else "one ranking, every sparsity"
+    return f"{method.name}: {method.summary}\n  structured ([spp] method); needs: {method.needs}; {search}"
+
+
 def methods_markdown() -> str:
-    """One table row per method: summary, variants (the names studies use), needs, hyperparameters."""
+    """One table row per method: summary, variants (the names studies use), needs, hyperparameters;
+    then one row per structured method ([spp] method)."""
     rows = ["| method | score (kept = higher) | variants: schedule | needs | hyperparameters |",
             "| --- | --- | --- | --- | --- |"]
     for method in METHODS.values():
         hparams = ", ".join(f"`{r['name']}` = {r['default']!r}" for r in describe(method.hparams)) or "-"
         summary = method.summary.replace("|", "\\|")
         rows.append(f"| `{method.name}` | {summary} | {_variant_text(method)} | {method.needs} | {hparams} |")
+    rows += ["", "| structured method (`[spp] method`) | order of the QK / VO / FFN entries (kept first) | needs | "
+                 "searches |", "| --- | --- | --- | --- |"]
+    for method in STRUCTURED_METHODS.values():
+        searches = "one per target sparsity" if method.per_target else "one for every sparsity"
+        name, summary = (text.replace("|", "\\|") for text in (method.name, method.summary))
+        rows.append(f"| `{name}` | {summary} | {method.needs} | {searches} |")
     return "\n".join(rows)

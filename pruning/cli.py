@@ -139,15 +139,17 @@ def _report(args) -> int:
 
 
 def _methods(args) -> int:
-    from .catalogue import method_help, methods_markdown
+    from .catalogue import method_help, methods_markdown, structured_help
+    from .structured_methods import STRUCTURED_METHODS
 
     if args.markdown:
         print(methods_markdown())
         return 0
-    names = [args.name] if args.name else list(METHODS)
-    if args.name and args.name not in METHODS:
-        raise ConfigError(f"method: {args.name!r} is not one of {', '.join(METHODS)}")
-    print("\n\n".join(method_help(METHODS[name]) for name in names))
+    described = {**{name: method_help(m) for name, m in METHODS.items()},
+                 **{name: structured_help(m) for name, m in STRUCTURED_METHODS.items()}}
+    if args.name and args.name not in described:
+        raise ConfigError(f"method: {args.name!r} is not one of {', '.join(described)}")
+    print("\n\n".join([described[args.name]] if args.name else described.values()))
     return 0
 
 
