@@ -9,6 +9,10 @@ def _pattern(name: str) -> re.Pattern:
     return re.compile(rf"(<!-- {name}:start -->\n)(.*?)(\n<!-- {name}:end -->)", re.S)
 
 
+def has_block(path: str | Path, name: str) -> bool:
+    return _pattern(name).search(Path(path).read_text()) is not None
+
+
 def read_block(path: str | Path, name: str) -> str:
     found = _pattern(name).search(Path(path).read_text())
     if not found:

@@ -123,18 +123,22 @@ def _import(args) -> int:
 
 
 def _report(args) -> int:
-    from analysis.readme import replace_block
+    from analysis.readme import has_block, replace_block
     from analysis.report import evaluate, render_markdown, study_costs
     from analysis.structured_compare import structured_block
 
-    blocks = {"report": render_markdown(evaluate(args.runs), study_costs(args.runs)),
-              "structured": structured_block(args.runs)}
-    for name, text in blocks.items():
-        if args.readme:
-            replace_block(args.readme, name, text)
-            print(f"{args.readme}: the {name} block rewritten from {runs_root(args.runs)}")
-        else:
-            print(text, end="\n\n")
+    blocks = {"report": lambda: render_markdown(evaluate(args.runs), study_costs(args.runs)),
+              "structured": lambda: structured_block(args.runs)}
+    if not args.readme:
+        print("\n\n".join(render() for render in blocks.values()))
+        return 0
+    present = [name for name in blocks if has_block(args.readme, name)]
+    if not present:
+        raise ConfigError(f"--readme: {args.readme} has none of the blocks "
+                          f"{', '.join(f'<!-- {n}:start -->' for n in blocks)}")
+    for name in present:
+        replace_block(args.readme, name, blocks[name]())
+        print(f"{args.readme}: the {name} block rewritten from {runs_root(args.runs)}")
     return 0
 
 

@@ -68,6 +68,9 @@ def test_bundle_import_and_report_from_the_command_line(smoke_study, tmp_path):
     report = cli("report", "--readme", readme, runs=tmp_path / "runs")
     assert report.returncode == 0 and "STALE-TEXT" not in readme.read_text()
     assert "not testable here" in readme.read_text()  # the smoke study is not one the claims read
+    readme.write_text("# nothing generated here\n")
+    refused = cli("report", "--readme", readme, runs=tmp_path / "runs")
+    assert refused.returncode == 2 and "has none of the blocks" in refused.stderr
     methods = cli("methods", "wanda", runs=tmp_path)
     assert methods.returncode == 0 and "needs: activations" in methods.stdout
     assert cli("methods", "nope", runs=tmp_path).returncode == 2
