@@ -4,18 +4,18 @@
 # needs two), then the fair-budget study (hours: 400 steps a run), then seed 2. Resumable: a
 # finished run is found by its run_id and skipped. Then each study is bundled into studies/ and
 # the README's report block rewritten.
-#   scripts/studies.sh                 # everything (about 9 h on 2 CPU cores)
+#   scripts/studies.sh                 # everything (about 12 h on 2 CPU cores)
 #   scripts/studies.sh --device cuda   # on a GPU
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1
 py=.venv/bin/python
 sweep() { $py -m pruning sweep "configs/$1.toml" --set "sweep.seeds=$2" "${@:3}"; }
-for study in compare pooler ablation trec sms; do sweep "$study" "[0]" "$@"; done
-for study in compare ablation trec sms; do sweep "$study" "[0, 1]" "$@"; done
+for study in compare pooler ablation trec sms structured; do sweep "$study" "[0]" "$@"; done
+for study in compare ablation trec sms structured; do sweep "$study" "[0, 1]" "$@"; done
 sweep budget "[0, 1]" "$@"
-for study in compare ablation; do sweep "$study" "[0, 1, 2]" "$@"; done
-for study in compare pooler ablation trec sms budget; do
+for study in compare ablation structured; do sweep "$study" "[0, 1, 2]" "$@"; done
+for study in compare pooler ablation trec sms budget structured; do
   $py -m pruning bundle "$study" --out "studies/$study.zip"
 done
 $py -m pruning report --readme README.md
