@@ -9,8 +9,9 @@ from .labels import DENSE_COLOR, method_order
 
 
 def latency_view(rows: pd.DataFrame) -> go.Figure:
-    """Recovered accuracy against the compressed model's latency per batch: PyTorch (filled) and
-    onnxruntime (open markers); dotted lines: the dense model's latency in each."""
+    """Recovered accuracy against the latency per batch of the compressed model in PyTorch
+    (filled) and onnxruntime (open), and of the masked model (dense shapes, x); dotted lines: the
+    dense model's latency in each runtime."""
     done = rows.dropna(subset=["accuracy"]) if not rows.empty else rows
     if done.empty:
         return empty_figure("No recovered structured run yet.")
@@ -20,7 +21,8 @@ def latency_view(rows: pd.DataFrame) -> go.Figure:
         group = groups[method]
         color = group["color"].iloc[0]
         for column, symbol, runtime in (("compressed ms", "circle", "PyTorch"),
-                                        ("compressed onnxruntime ms", "circle-open", "onnxruntime")):
+                                        ("compressed onnxruntime ms", "circle-open", "onnxruntime"),
+                                        ("masked ms", "x-thin-open", "masked")):
             if group[column].notna().any():
                 fig.add_trace(go.Scatter(
                     x=group[column], y=group["accuracy"], mode="markers", name=f"{method} · {runtime}",

@@ -21,13 +21,13 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PAGES = {  # a deep link first: a fresh server's first request must already use st.navigation
     "layer-sparsity": "layer-sparsity", "runs": "", "compare": "compare", "gradient-noise": "gradient-noise",
-    "sentinels": "sentinels", "solution-path": "solution-path",
+    "sentinels": "sentinels", "solution-path": "solution-path", "structured": "structured",
 }
 DRAWN = {  # what a chart with data draws, per page
     "runs": ".scatterlayer .trace", "compare": ".scatterlayer .trace",
     "layer-sparsity": ".heatmaplayer image, .heatmaplayer .hm",
     "gradient-noise": ".boxlayer .trace", "sentinels": ".gl-container canvas",
-    "solution-path": ".heatmaplayer image, .heatmaplayer .hm",
+    "solution-path": ".heatmaplayer image, .heatmaplayer .hm", "structured": ".scatterlayer .trace",
 }
 
 
@@ -38,9 +38,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(smoke_runs):
+def server(structured_smoke_runs):
     port = _free_port()
-    env = {**os.environ, "PRUNESCOPE_RUNS": str(smoke_runs)}
+    env = {**os.environ, "PRUNESCOPE_RUNS": str(structured_smoke_runs)}
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
          "--server.headless", "true", "--server.address", "127.0.0.1",

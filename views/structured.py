@@ -57,8 +57,9 @@ st.caption("Share of the structured parameters (QK and VO inner dimensions, FFN 
 st.subheader("Accuracy against measured latency")
 latency = latency_rows(in_scope)
 st.plotly_chart(latency_view(latency), width="stretch")
-st.caption("Recovered accuracy against the median latency of one batch of the compressed model, in PyTorch "
-           "(filled) and exported to ONNX in onnxruntime (open); dotted: the dense model in each.")
+st.caption("Recovered accuracy against the median latency of one batch: the compressed model in PyTorch (filled) "
+           "and exported to ONNX in onnxruntime (open), and the masked model, which keeps the dense shapes (x); "
+           "dotted: the dense model in each runtime.")
 
 st.subheader("Where each method keeps, and how much they agree")
 seeds = sorted({r.manifest["seed"] for r in in_scope})
