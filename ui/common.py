@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from analysis.demo import demo_status, launch_demo, progress_fraction
+from analysis.solution_path import SolutionPath
 from analysis.store import Run, has_table, list_runs, load_table, runs_root
 from analysis.tables import final_metrics
 
@@ -33,6 +34,16 @@ def _table(path: str, name: str) -> pd.DataFrame:
 def table(run: Run, name: str) -> pd.DataFrame:
     """One of the run's parquet tables (cached: a finished run never changes)."""
     return _table(str(run.path), name)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _solution_path(location: str) -> SolutionPath:
+    return SolutionPath.load(location)
+
+
+def solution_path(run: Run) -> SolutionPath:
+    """A structured run's SolutionPath (cached: a finished run never changes)."""
+    return _solution_path(str(run.path / "path.safetensors"))
 
 
 def runs_with(name: str) -> dict[str, Run]:

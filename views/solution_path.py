@@ -14,9 +14,8 @@ from analysis.path_figures import (
     speed_table,
     subnetwork_spec,
 )
-from analysis.solution_path import SolutionPath
 from analysis.store import has_table
-from ui.common import run_picker, table
+from ui.common import run_picker, solution_path, table
 
 st.title("Solution path")
 run = run_picker(method="spp", only=lambda r: r.manifest.get("budget", {}).get("search_steps", 0) > 0)
@@ -27,18 +26,13 @@ if run is None:
     st.stop()
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
-def _path(location: str) -> SolutionPath:
-    return SolutionPath.load(location)
-
-
 @st.cache_data(show_spinner=False, max_entries=8)
-def _explorer(location: str, budget: str, _metrics):
+def _explorer(location: str, budget: str, _metrics, _path):
     """The figure of one run and budget (a finished run never changes)."""
-    return path_explorer(_path(location), _metrics, budget)
+    return path_explorer(_path, _metrics, budget)
 
 
-path = _path(str(run.path / "path.safetensors"))
+path = solution_path(run)
 metrics = table(run, "metrics")
 spp = run.manifest["config"]["spp"]
 budget = spp["budget"]
@@ -62,7 +56,7 @@ for column, sparsity in zip(st.columns(3), (0.3, 0.5, 0.7), strict=True):
     column.metric(f"Accuracy at {sparsity:.0%}", " → ".join(shown) or "–",
                   help="read-off without recovery → after recovery fine-tuning")
 
-st.plotly_chart(_explorer(str(run.path / "path.safetensors"), budget, metrics), width="stretch")
+st.plotly_chart(_explorer(str(run.path), budget, metrics, path), width="stretch")
 st.caption(f"Drag the slider under the chart to read the path off at another sparsity (budget `{budget}`): the "
            "sub-network keeps entries in the order they joined the path. (a) ‖Γ‖₂ of each block's QK, VO and FFN "
            "mask along the search; the dashed line is the step by which every kept entry had joined. (b) kept "

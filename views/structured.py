@@ -8,7 +8,6 @@ from analysis.compare import mask_agreement
 from analysis.compare_figures import agreement_matrix, heatmap_multiples
 from analysis.figures import accuracy_bands
 from analysis.labels import method_order
-from analysis.solution_path import SolutionPath
 from analysis.structured_compare import (
     accuracy_rows,
     kept_entries,
@@ -18,7 +17,7 @@ from analysis.structured_compare import (
     subnetwork_costs,
 )
 from analysis.structured_figures import cost_view, latency_view
-from ui.common import runs, url_multiselect, url_selectbox
+from ui.common import runs, solution_path, url_multiselect, url_selectbox
 
 st.title("Structured comparison")
 found = structured_runs(runs())
@@ -27,11 +26,6 @@ if not found:
             "dense model; make them with the structured study:")
     st.code("python -m pruning sweep configs/structured.toml", language="bash")
     st.stop()
-
-
-@st.cache_resource(show_spinner=False, max_entries=32)
-def _path(location: str) -> SolutionPath:
-    return SolutionPath.load(location)
 
 
 pairs = sorted({f"{r.manifest['model']} · {r.manifest['data']['name']}" for r in found})
@@ -69,7 +63,7 @@ sparsity = controls[0].select_slider("Structured sparsity", [round(0.05 * i, 2) 
 seed = controls[1].selectbox("Seed", seeds, key="structured_seed")
 at = {r.method: r for r in in_scope if r.manifest["seed"] == seed and (
     not r.manifest.get("per_target") or abs(r.manifest["config"]["spp"]["target"] - sparsity) < 1e-9)}
-paths = {m: _path(str(at[m].path / "path.safetensors")) for m in method_order(at)}
+paths = {m: solution_path(at[m]) for m in method_order(at)}
 budgets = {m: at[m].manifest["config"]["spp"]["budget"] for m in paths}
 st.plotly_chart(heatmap_multiples({m: kept_shares(p, sparsity, budgets[m]) for m, p in paths.items()},
                                   "kept", "Greens"), width="stretch")

@@ -3,13 +3,10 @@ itself (base.register), feeding the CLI, the config checks, sweeps, the library 
 dashboard (through the manifests' labels and colours). No other file names a method.
 variants() maps every label a study can name to the [prune] fields that select it."""
 
-import importlib
-import pkgutil
-
+from ..registry import import_all
 from .base import REGISTRY, Method, Variant
 
-for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")
+import_all(__name__, __path__)
 
 METHODS: dict[str, Method] = dict(sorted(REGISTRY.items()))
 """name -> Method, in alphabetical order."""

@@ -19,6 +19,7 @@ from ..architectures import prunable_parameters, weight_table
 from ..masks import ALLOCATIONS, Masks, Scores, apply_masks, check_allocation, masks_from_scores
 from ..modes import evaluating, gradients_only_for
 from ..options import parse
+from ..registry import add
 
 SCHEDULES = ("one-shot", "iterative", "gradual")
 """one-shot: score once, then fine-tune; iterative: prune before fine-tuning in T rounds on the
@@ -169,10 +170,7 @@ REGISTRY: dict[str, Method] = {}
 
 def register(method: Method) -> Method:
     """Add `method` to the registry (once per name); returns it."""
-    if method.name in REGISTRY:
-        raise ValueError(f"method {method.name!r} is registered twice")
-    REGISTRY[method.name] = method
-    return method
+    return add(REGISTRY, method, "method")
 
 
 @torch.no_grad()

@@ -19,6 +19,7 @@ from torch import nn
 from analysis.solution_path import SolutionPath
 
 from ..modes import evaluating, gradients_only_for
+from ..registry import add
 from ..structured import Entries, StructuredBlock, structured_blocks
 
 NEEDS = ("nothing", "gradients")
@@ -91,7 +92,4 @@ REGISTRY: dict[str, StructuredMethod] = {}
 
 def register(method: StructuredMethod) -> StructuredMethod:
     """Add `method` to the registry (once per name); returns it."""
-    if method.name in REGISTRY:
-        raise ValueError(f"structured method {method.name!r} is registered twice")
-    REGISTRY[method.name] = method
-    return method
+    return add(REGISTRY, method, "structured method")
