@@ -59,10 +59,13 @@ def sliced_attention(module, query, key, value, attention_mask, scaling=None, dr
         query = query * cos + _rotate_half(query) * sin
         key = key * cos + _rotate_half(key) * sin
     width = max(qk, vo)  # PyTorch's fused CPU kernel needs one head size; zero columns change nothing
-    query, key = (F.pad(t, (0, width - qk)) for t in (query, key))
-    output, weights = sdpa_attention_forward(module, query, key, F.pad(value, (0, width - vo)), attention_mask,
-                                             dropout=dropout, scaling=scaling, **kwargs)
-    return output[..., :vo], weights
+    if qk < width:
+        query, key = F.pad(query, (0, width - qk)), F.pad(key, (0, width - qk))
+    if vo < width:
+        value = F.pad(value, (0, width - vo))
+    output, weights = sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout,
+                                             scaling=scaling, **kwargs)
+    return (output[..., :vo] if vo < width else output), weights
 
 
 ALL_ATTENTION_FUNCTIONS.register(IMPLEMENTATION, sliced_attention)
