@@ -11,7 +11,7 @@ method pays one search plus K read-offs, a per-target method K searches.
 import numpy as np
 import pandas as pd
 
-from .path_figures import KIND_LABELS, block_label
+from .path_figures import KIND_LABELS, block_label, first_dropped_ratio
 from .solution_path import KINDS, SolutionPath
 from .store import Run, list_studies, load_table, study_record, study_runs
 
@@ -147,6 +147,14 @@ def render_structured_markdown(runs: list[Run], command: str) -> str:
             dense, small = half[f"dense{prefix} ms"].median(), half[f"compressed{prefix} ms"].median()
             if np.isfinite(small):
                 lines.append(f"| {runtime} | {dense:.1f} | {small:.1f} | {dense / small:.2f}x |")
+    ratios = [(r.method, first_dropped_ratio(SolutionPath.load(r.path / "path.safetensors")))
+              for r in structured_runs(runs) if r.manifest.get("budget", {}).get("search_steps", 0) > 0]
+    ratios = pd.DataFrame([x for x in ratios if np.isfinite(x[1])], columns=["method", "ratio"])
+    if not ratios.empty:
+        lines += ["", "Median mean-|∂L/∂M| of the first 5% an order removes, over the median entry's (< 1: it "
+                  "removes small-gradient entries first), mean over seeds:", "", "| order | ratio | seeds |",
+                  "| --- | --- | --- |"]
+        lines += [f"| {m} | {g['ratio'].mean():.2f} | {len(g)} |" for m, g in ratios.groupby("method")]
     costs = subnetwork_costs(runs, counts=(1, len(REPORTED)))
     if not costs.empty:
         table = costs.pivot(index="method", columns="subnetworks", values="seconds")

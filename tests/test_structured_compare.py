@@ -91,5 +91,6 @@ def test_the_readme_block_tabulates_every_method_and_phase(runs):
     assert "| Taylor (structured) | no recovery |" in text and "| lasso (structured) | recovered |" in text
     assert "Each method minus Taylor (no recovery)" in text and "| SPP |" in text
     assert "| PyTorch |" in text and "| onnxruntime |" in text and "K = 4" in text
+    assert "| SPP | " in text.split("first 5% an order removes")[1]  # the SPP path recorded its gradients
     assert text.endswith("Recompute: `python -m pruning sweep configs/structured.toml`")
     assert render_structured_markdown([], "").startswith("Not computed yet")
