@@ -57,13 +57,16 @@ def export_onnx(model: nn.Module, batch: dict[str, torch.Tensor], path: str | Pa
 
 
 class OnnxClassifier:
-    """An onnxruntime session on one CPU thread pool: logits(batch) -> numpy logits."""
+    """An onnxruntime session with PyTorch's thread count: logits(batch) -> numpy logits. Its
+    threads do not spin-wait after a run (onnxruntime's default), which would take the cores
+    from whatever runs next and bias a latency measured after it."""
 
     def __init__(self, path: str | Path, threads: int | None = None):
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or torch.get_num_threads()
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.names = [i.name for i in self.session.get_inputs()]
 

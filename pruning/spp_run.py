@@ -54,15 +54,17 @@ def _cost_rows(model, masks, small, batch: dict, sparsity: float, onnx_dir: Path
     forwards = {"dense": lambda b: model(**b), "masked": masked_forward, "compressed": lambda b: small(**b)}
     stored = {"dense": parameters(model), "masked": parameters(model), "compressed": parameters(small)}
     flops = {name: flops_per_example(forward, batch) for name, forward in forwards.items()}
-    if onnx_dir is not None:
+    timing = latencies_ms(forwards, batch)
+    if onnx_dir is not None:  # timed apart: one runtime's thread pool never slows the other's rounds
+        sessions = {}
         for name, torch_model in (("dense", model), ("compressed", small)):
             file = onnx_dir / ("dense.onnx" if name == "dense" else f"compressed-{sparsity:g}.onnx")
-            session = OnnxClassifier(file if file.exists() else export_onnx(torch_model, batch, file))
-            forwards[f"{name} onnxruntime"] = session.logits
+            exported = file if file.exists() else export_onnx(torch_model, batch, file)
+            sessions[f"{name} onnxruntime"] = OnnxClassifier(exported).logits
             stored[f"{name} onnxruntime"], flops[f"{name} onnxruntime"] = stored[name], flops[name]
-    timing = latencies_ms(forwards, batch)
-    return [dict(sparsity=sparsity, model=name, params=stored[name], flops=flops[name], latency_ms=timing[name])
-            for name in forwards]
+        timing |= latencies_ms(sessions, batch)
+    return [dict(sparsity=sparsity, model=name, params=stored[name], flops=flops[name], latency_ms=ms)
+            for name, ms in timing.items()]
 
 
 def _costs(model, path: SolutionPath, spp, batch: dict, device: torch.device) -> list[dict]:
