@@ -105,6 +105,11 @@ REPORTED = (0.1, 0.3, 0.5, 0.7)
 """Sparsities of the README's structured tables (every method, the lasso included, has them)."""
 
 
+def _md(text) -> str:
+    """A table cell: a pipe in a method's name would end the cell."""
+    return str(text).replace("|", "\\|")
+
+
 def _cells(frame: pd.DataFrame, value: str) -> pd.DataFrame:
     stats = frame.groupby(["method", "phase", "sparsity"])[value].agg(["mean", "std", "count"]).reset_index()
     stats["cell"] = [f"{m:.3f}" + (f" ± {s:.3f}" if n > 1 else "") + f" ({n})"
@@ -128,7 +133,7 @@ def render_structured_markdown(runs: list[Run], command: str) -> str:
     grid = stats.pivot(index=["method", "phase"], columns="sparsity", values="cell").fillna("")
     lines = ["Validation accuracy at structured sparsity, mean ± std (seeds), study `structured`:", "",
              "| method | phase | " + " | ".join(grid.columns) + " |", "|" + " --- |" * (len(grid.columns) + 2)]
-    lines += [f"| {m} | {p} | " + " | ".join(row) + " |" for (m, p), row in zip(grid.index, grid.to_numpy(),
+    lines += [f"| {_md(m)} | {p} | " + " | ".join(row) + " |" for (m, p), row in zip(grid.index, grid.to_numpy(),
                                                                              strict=True)]
     for phase in PHASES.values():
         versus = against(rows[rows["phase"] == phase], "Taylor (structured)")
@@ -137,7 +142,8 @@ def render_structured_markdown(runs: list[Run], command: str) -> str:
         cells = paired_grid(versus, "method")
         lines += ["", f"Each method minus Taylor ({phase}), seed-paired, [95% bootstrap interval]:", "",
                   "| method | " + " | ".join(cells.columns) + " |", "|" + " --- |" * (len(cells.columns) + 1)]
-        lines += [f"| {m} | " + " | ".join(row) + " |" for m, row in zip(cells.index, cells.to_numpy(), strict=True)]
+        lines += [f"| {_md(m)} | " + " | ".join(row) + " |" for m, row in zip(cells.index, cells.to_numpy(),
+                                                                              strict=True)]
     latency = latency_rows(runs)
     half = latency[np.isclose(latency["sparsity"], 0.5)] if not latency.empty else latency
     if not half.empty:
@@ -154,14 +160,14 @@ def render_structured_markdown(runs: list[Run], command: str) -> str:
         lines += ["", "Median mean-|∂L/∂M| of the first 5% an order removes, over the median entry's (< 1: it "
                   "removes small-gradient entries first), mean over seeds:", "", "| order | ratio | seeds |",
                   "| --- | --- | --- |"]
-        lines += [f"| {m} | {g['ratio'].mean():.2f} | {len(g)} |" for m, g in ratios.groupby("method")]
+        lines += [f"| {_md(m)} | {g['ratio'].mean():.2f} | {len(g)} |" for m, g in ratios.groupby("method")]
     costs = subnetwork_costs(runs, counts=(1, len(REPORTED)))
     if not costs.empty:
         table = costs.pivot(index="method", columns="subnetworks", values="seconds")
         lines += ["", "Seconds to obtain K sub-networks (search plus read-offs; recovery left out):", "",
                   "| method | " + " | ".join(f"K = {k}" for k in table.columns) + " |",
                   "|" + " --- |" * (len(table.columns) + 1)]
-        lines += [f"| {m} | " + " | ".join(f"{v:.0f}" for v in row) + " |"
+        lines += [f"| {_md(m)} | " + " | ".join(f"{v:.0f}" for v in row) + " |"
                   for m, row in zip(table.index, table.to_numpy(), strict=True)]
     return "\n".join([*lines, "", f"Recompute: `{command}`" if command else ""]).rstrip()
 

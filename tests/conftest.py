@@ -81,13 +81,15 @@ def structured_smoke_configs() -> dict:
 
 
 @pytest.fixture(scope="session")
-def structured_smoke_runs(smoke_runs) -> Path:
-    """smoke_runs plus the STRUCTURED_SMOKE runs of the same dense model."""
+def structured_smoke_runs(tmp_path_factory) -> Path:
+    """A runs directory of its own (the smoke runs' counts stay as they are): the smoke SPP run,
+    the STRUCTURED_SMOKE runs and the dense run they share."""
     from pruning.runner import execute
 
-    for config in structured_smoke_configs().values():
-        execute(config, smoke_runs)
-    return smoke_runs
+    root = tmp_path_factory.mktemp("structured")
+    for config in (spp_smoke_config(), *structured_smoke_configs().values()):
+        execute(config, root)
+    return root
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ and saves a screenshot of each page under screenshots/.
 """
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -38,9 +39,12 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(structured_smoke_runs):
+def server(smoke_runs, structured_smoke_runs, tmp_path_factory):
+    root = tmp_path_factory.mktemp("browser")
+    for folder in (smoke_runs, structured_smoke_runs):  # every page has runs to draw
+        shutil.copytree(folder, root, dirs_exist_ok=True)
     port = _free_port()
-    env = {**os.environ, "PRUNESCOPE_RUNS": str(structured_smoke_runs)}
+    env = {**os.environ, "PRUNESCOPE_RUNS": str(root)}
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
          "--server.headless", "true", "--server.address", "127.0.0.1",
