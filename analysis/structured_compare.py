@@ -22,6 +22,11 @@ def structured_runs(runs: list[Run]) -> list[Run]:
     return [r for r in runs if r.status == "done" and r.is_path]
 
 
+def searched(run: Run) -> bool:
+    """A structured run whose method searched (SPP): it has checkpoints of Γ and gradient statistics."""
+    return run.manifest.get("budget", {}).get("search_steps", 0) > 0
+
+
 def _target(run: Run) -> float | None:
     return run.manifest["config"]["spp"]["target"] if run.manifest.get("per_target") else None
 
@@ -154,7 +159,7 @@ def render_structured_markdown(runs: list[Run], command: str) -> str:
             if np.isfinite(small):
                 lines.append(f"| {runtime} | {dense:.1f} | {small:.1f} | {dense / small:.2f}x |")
     ratios = [(r.method, first_dropped_ratio(SolutionPath.load(r.path / "path.safetensors")))
-              for r in structured_runs(runs) if r.manifest.get("budget", {}).get("search_steps", 0) > 0]
+              for r in structured_runs(runs) if searched(r)]
     ratios = pd.DataFrame([x for x in ratios if np.isfinite(x[1])], columns=["method", "ratio"])
     if not ratios.empty:
         lines += ["", "Median mean-|∂L/∂M| of the first 5% an order removes, over the median entry's (< 1: it "

@@ -67,17 +67,6 @@ def _cost_rows(model, masks, small, batch: dict, sparsity: float, onnx_dir: Path
             for name, ms in timing.items()]
 
 
-def _costs(model, path: SolutionPath, spp, batch: dict, device: torch.device) -> list[dict]:
-    """_cost_rows at every recover sparsity; the onnxruntime exports (CPU only) are temporary."""
-    rows = []
-    with tempfile.TemporaryDirectory() as exports:
-        for sparsity in spp.recover:
-            masks = read_off(path, sparsity, spp.budget, device)
-            rows += _cost_rows(model, masks, compress(model, masks).eval(), batch, sparsity,
-                               Path(exports) if device.type == "cpu" else None)
-    return rows
-
-
 def compute_spp(prepared, writer: RunWriter, on_progress=None) -> dict:
     """Search, read off, recover and measure; write the artifacts of the module docstring."""
     config, model = prepared.config, prepared.model
@@ -117,19 +106,22 @@ def compute_spp(prepared, writer: RunWriter, on_progress=None) -> dict:
             rows += _rows(0, sparsity, "readoff", evaluate(model, val))
     timing_batch = val.batch(torch.arange(min(spp.latency_batch, len(val))))
     timing_batch.pop("labels")
-    recovered = {}
-    with clock.stage("speed"):
-        costs = _costs(model, path, spp, timing_batch, prepared.device)
-    for sparsity in spp.recover:
-        small = compress(model, read_off(path, sparsity, spp.budget, prepared.device)).eval()
-        torch.manual_seed(config.seed)
-        stage = f"recover {spp.method} {sparsity:.0%}"
-        with clock.stage("recover"):
-            finetune(small, train, config.finetune, config.seed, description=stage,
-                     on_progress=(lambda done, total, s=stage: on_progress(s, done, total)) if on_progress else None)
-        recovered[sparsity] = evaluate(small, val)
-        rows += _rows(config.finetune.steps, sparsity, "recovered", recovered[sparsity])
-        rows += _rows(config.finetune.steps, sparsity, "recovered-test", evaluate(small, test))
+    costs, recovered = [], {}
+    with tempfile.TemporaryDirectory() as exports:  # the onnxruntime exports (CPU only) are temporary
+        for sparsity in spp.recover:
+            masks = read_off(path, sparsity, spp.budget, prepared.device)
+            small = compress(model, masks).eval()
+            with clock.stage("speed"):
+                costs += _cost_rows(model, masks, small, timing_batch, sparsity,
+                                    Path(exports) if prepared.device.type == "cpu" else None)
+            torch.manual_seed(config.seed)
+            stage = f"recover {spp.method} {sparsity:.0%}"
+            progress = (lambda done, total, s=stage: on_progress(s, done, total)) if on_progress else None
+            with clock.stage("recover"):
+                finetune(small, train, config.finetune, config.seed, description=stage, on_progress=progress)
+            recovered[sparsity] = evaluate(small, val)
+            rows += _rows(config.finetune.steps, sparsity, "recovered", recovered[sparsity])
+            rows += _rows(config.finetune.steps, sparsity, "recovered-test", evaluate(small, test))
     writer.table("metrics", pd.DataFrame(rows, columns=METRIC_COLUMNS))
     writer.table("speed", pd.DataFrame(costs, columns=SPEED_COLUMNS))
     search_steps = int(path.steps[-1]) if len(path.steps) else 0

@@ -15,10 +15,11 @@ from analysis.path_figures import (
     subnetwork_spec,
 )
 from analysis.store import has_table
+from analysis.structured_compare import searched
 from ui.common import run_picker, solution_path, table
 
 st.title("Solution path")
-run = run_picker(method="spp", only=lambda r: r.manifest.get("budget", {}).get("search_steps", 0) > 0)
+run = run_picker(method="spp", only=searched)
 if run is None:
     st.info("No Solution Path Pruning run yet. One search with the weights frozen gives a sub-network at every "
             "sparsity; make one (it fine-tunes the demo's dense model first if it is not there):")

@@ -65,15 +65,16 @@ class StructuredMethod:
             on_step: Callable[[int, int], None] | None = None) -> SolutionPath:
         """The method's path on `model`; `settings` are the search's (SPP), `count` the batches a
         score reads."""
+        settings = settings or {}
         if self.path is not None:
-            return self.path(model, batches, evaluate=evaluate, on_step=on_step, **(settings or {}))
+            return self.path(model, batches, evaluate=evaluate, on_step=on_step, **settings)
         blocks = structured_blocks(model)
         entries = Entries(blocks)
         with evaluating(model), gradients_only_for(model, {}):
-            scores = self.score(Scoring(model, blocks, entries, iter(batches), count, seed, settings or {}))
+            scores = self.score(Scoring(model, blocks, entries, iter(batches), count, seed, settings))
         hparams = {"method": self.name, "batches": count if self.needs == "gradients" else 0, "seed": seed}
         if self.per_target:
-            hparams.update({k: (settings or {})[k] for k in ("target", "steps", "alpha", "kappa")})
+            hparams.update({k: settings[k] for k in ("target", "steps", "alpha", "kappa")})
         return ranked_path(blocks, entries, scores.detach().double().cpu().numpy(), hparams)
 
 
