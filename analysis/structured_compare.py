@@ -11,6 +11,8 @@ method pays one search plus K read-offs, a per-target method K searches.
 import numpy as np
 import pandas as pd
 
+from .compare import accuracy_table
+from .labels import method_order
 from .path_figures import KIND_LABELS, block_label, first_dropped_ratio
 from .solution_path import KINDS, SolutionPath
 from .store import Run, list_studies, load_table, study_record, study_runs
@@ -115,13 +117,6 @@ def _md(text) -> str:
     return str(text).replace("|", "\\|")
 
 
-def _cells(frame: pd.DataFrame, value: str) -> pd.DataFrame:
-    stats = frame.groupby(["method", "phase", "sparsity"])[value].agg(["mean", "std", "count"]).reset_index()
-    stats["cell"] = [f"{m:.3f}" + (f" ± {s:.3f}" if n > 1 else "") + f" ({n})"
-                     for m, s, n in zip(stats["mean"], stats["std"], stats["count"], strict=True)]
-    return stats
-
-
 def render_structured_markdown(runs: list[Run], command: str) -> str:
     """The README's structured block: accuracy per method and phase at REPORTED (mean ± std,
     seeds), each method against Taylor seed-paired, latency at 50%, and the cost of K
@@ -133,13 +128,12 @@ def render_structured_markdown(runs: list[Run], command: str) -> str:
     rows = rows[rows["sparsity"].round(2).isin(REPORTED)]
     if rows.empty:
         return "Not computed yet: `python -m pruning sweep configs/structured.toml`."
-    stats = _cells(rows, "val_accuracy")
-    stats["sparsity"] = [f"{s:.0%}" for s in stats["sparsity"]]
-    grid = stats.pivot(index=["method", "phase"], columns="sparsity", values="cell").fillna("")
+    tables = {phase: accuracy_table(rows[rows["phase"] == phase]) for phase in PHASES.values()}
+    columns = sorted({c for t in tables.values() for c in t.columns}, key=lambda c: int(c.rstrip("%")))
     lines = ["Validation accuracy at structured sparsity, mean ± std (seeds), study `structured`:", "",
-             "| method | phase | " + " | ".join(grid.columns) + " |", "|" + " --- |" * (len(grid.columns) + 2)]
-    lines += [f"| {_md(m)} | {p} | " + " | ".join(row) + " |" for (m, p), row in zip(grid.index, grid.to_numpy(),
-                                                                             strict=True)]
+             "| method | phase | " + " | ".join(columns) + " |", "|" + " --- |" * (len(columns) + 2)]
+    lines += [f"| {_md(method)} | {phase} | " + " | ".join(t.reindex(columns=columns).fillna("").loc[method]) + " |"
+              for method in method_order(set(rows["method"])) for phase, t in tables.items() if method in t.index]
     for phase in PHASES.values():
         versus = against(rows[rows["phase"] == phase], "Taylor (structured)")
         if versus.empty:
