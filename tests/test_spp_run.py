@@ -77,7 +77,8 @@ def test_export_refuses_a_run_that_is_not_spp(spp_run, tmp_path, capsys):
     ("grid", "[0.5, 1.5]", "spp.grid"),
     ("steps", "0", "spp.steps: 0 is not allowed"),
     ("method", '"lottery"', "spp.method: 'lottery' is not allowed; allowed: SPP, SPP, |∂L/∂M| order (ours), "
-                            "Taylor (structured), lasso (structured), magnitude (structured), random (structured)"),
+                            "Taylor (structured), lasso (structured), lasso, parameter-priced (ours), "
+                            "magnitude (structured), magnitude (structured, uniform), random (structured)"),
     ("score_batches", "0", "spp.score_batches: 0 is not allowed; must be >= 1"),
     ("target", "1.0", "spp.target: 1.0 is not allowed; must be a sparsity in (0, 1)"),
     ("method", '"lasso (structured)"', "spp.recover: [0.3, 0.5, 0.7] is not allowed for lasso (structured), "

@@ -87,6 +87,22 @@ def test_magnitude_of_a_bert_qk_dim_by_hand():
     torch.testing.assert_close(scores[j], expected, rtol=1e-6, atol=0)
 
 
+def test_uniform_magnitude_keeps_the_rms_order_and_one_share_in_every_layer_and_kind():
+    model = load_model("tiny-bert", 3)
+    blocks = structured_blocks(model)
+    entries = Entries(blocks)
+    rms = entries.split(STRUCTURED_METHODS["magnitude (structured)"].score(scoring(model, "tiny-bert")))
+    uniform = STRUCTURED_METHODS["magnitude (structured, uniform)"].score(scoring(model, "tiny-bert"))
+    path = ranked_path(blocks, entries, uniform.double().numpy(), {})
+    kept = entries.split(torch.as_tensor(path.masks_at(0.5)))
+    for kind in KINDS:
+        for b in range(len(blocks)):
+            n = len(rms[kind][b])
+            order = torch.argsort(entries.split(uniform)[kind][b])
+            assert torch.equal(order, torch.argsort(rms[kind][b], stable=True))
+            assert abs(int(kept[kind][b].sum()) - n / 2) <= 1
+
+
 def test_taylor_is_the_mean_absolute_mask_derivative_by_central_differences():
     model = load_model("tiny-bert", 3).double().eval()
     blocks = structured_blocks(model)
@@ -174,37 +190,41 @@ def lasso_settings(**changes):
     return {"steps": 60, "alpha": 5.0, "kappa": 1.0, "target": 0.5, **changes}
 
 
-def test_one_lasso_step_is_the_proximal_step_by_hand():
+@pytest.mark.parametrize("name, priced", [("lasso (structured)", False), ("lasso, parameter-priced (ours)", True)])
+def test_one_lasso_step_is_the_proximal_step_by_hand(name, priced):
     model = load_model("tiny-bert", 3).eval()
     blocks = structured_blocks(model)
     entries = Entries(blocks)
     batch = tiny_inputs("tiny-bert")
     scoring_ = Scoring(model, blocks, entries, iter([batch]), 1, 0, lasso_settings(steps=1, alpha=0.5))
-    scores = STRUCTURED_METHODS["lasso (structured)"].score(scoring_)
+    scores = STRUCTURED_METHODS[name].score(scoring_)
     leaf = torch.ones(entries.size, requires_grad=True)
     with masked(model, entries.split(leaf), blocks):
         model(**batch).loss.backward()
     eta, weight = 0.5, torch.as_tensor(entries.arrays["weight"], dtype=torch.float32)
     z = 1 - eta * leaf.grad
-    threshold = eta * (1 / eta) * weight / weight.mean()  # λ_0 = 1/(η·T), T = 1
+    price = weight / weight.mean() if priced else torch.ones_like(weight)
+    threshold = eta * (1 / eta) * price  # λ_0 = 1/(η·T), T = 1
     expected = (z.abs() - threshold).clamp(min=0)
     survived = expected > 0
     torch.testing.assert_close(scores[survived], expected[survived])
     assert (scores[~survived] == -1.0).all()  # zero after the only step: (t_e − T)/T = (0 − 1)/1
 
 
+@pytest.mark.parametrize("priced", [False, True])
 @pytest.mark.parametrize("target", [0.1, 0.3, 0.5, 0.7, 0.9])
-def test_the_lasso_penalty_reaches_its_target(target):
+def test_the_lasso_penalty_reaches_its_target(target, priced):
     """Toy L(M) = ½‖M − M*‖²·0.02 with entries of 1-3 parameters: the zero entries' parameter share
-    ends at the target, and what survives is mostly the entries of largest M* per parameter."""
+    ends at the target, and what survives is mostly the entries of largest M* (per parameter when
+    the penalty prices parameters)."""
     g = torch.Generator().manual_seed(0)
     star = torch.rand(200, generator=g) * 2
     weight = torch.randint(1, 4, (200,), generator=g).float()
-    scores = lasso_search(lambda m: 0.02 * (m - star), weight, steps=200, eta=1.0, target=target)
+    scores = lasso_search(lambda m: 0.02 * (m - star), weight, steps=200, eta=1.0, target=target, priced=priced)
     assert float(weight[scores <= 0].sum() / weight.sum()) == pytest.approx(target, abs=0.03)
     kept = scores > 0
     best = torch.zeros(200, dtype=torch.bool)
-    best[torch.argsort(star / weight, descending=True)[:int(kept.sum())]] = True
+    best[torch.argsort(star / weight if priced else star, descending=True)[:int(kept.sum())]] = True
     assert (kept & best).sum() >= 0.8 * kept.sum()
 
 
