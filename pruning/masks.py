@@ -287,16 +287,16 @@ def prune_lowest(scores: Scores, kept: Masks, sparsity: float, allocation: str =
 
 
 def _lowest(flats, allow, r: int) -> list[torch.Tensor] | None:
-    """Flat indices, per part, of the r lowest allowed values (ties: the latest go first); None
-    when the sampled bound holds fewer than r + 1 candidates or too many."""
+    """Flat indices, per part, of the r lowest allowed values (an `allow` of None: all); ties:
+    the latest go first. None when the sampled bound holds fewer than r + 1 candidates or too many."""
     if r <= 0:
         return [torch.zeros(0, dtype=torch.long, device=f.device) for f in flats]
-    allowed = sum(int(torch.count_nonzero(a)) for a in allow)
+    allowed = sum(f.numel() if a is None else int(torch.count_nonzero(a)) for f, a in zip(flats, allow, strict=True))
     bounds = _sample_bounds(flats, allow, 1 - r / allowed) if r < allowed else None
     if bounds is None:
         return None
     bound = bounds[1]  # at or above the r-th lowest, 4 standard deviations up
-    index = [((f <= bound) & a).nonzero().squeeze(1) for f, a in zip(flats, allow, strict=True)]
+    index = [_select(f <= bound, a).nonzero().squeeze(1) for f, a in zip(flats, allow, strict=True)]
     values = [f[i] for f, i in zip(flats, index, strict=True)]
     candidates = sum(v.numel() for v in values)
     if candidates <= r or candidates > BAND_LIMIT + r:
@@ -311,6 +311,71 @@ def _lowest(flats, allow, r: int) -> list[torch.Tensor] | None:
         ties -= take.numel()
         out.append(torch.cat([b, take]).sort().values)
     return out[::-1]
+
+
+class GrowingPool:
+    """prune_lowest, global allocation, for scores that never decrease (Scorer.growing), without
+    a pass over every score each step. The pool holds the kept entries that scored at most B when
+    it was filled; every other kept entry scored above B then and has only grown since. So while
+    more than r pool entries still score at most B, the r lowest kept entries are all in the pool
+    (ties: the latest go first, as in masks_from_scores), and a step reads the pool only. When it
+    runs short it is refilled by one pass, B read off a strided sample at the rank of
+    max(`ahead`·r, `least`) kept entries. Within the pool the r lowest are found as prune_lowest
+    finds them (_lowest); where that misses, prune_lowest itself runs and the pool is refilled."""
+
+    def __init__(self, ahead: int = 8, least: int = 4096):
+        self.ahead, self.least = ahead, least
+        self.index: list[torch.Tensor] | None = None
+        self.bound, self.alive = -math.inf, 0
+
+    def prune(self, scores: Scores, kept: Masks, sparsity: float) -> dict[str, torch.Tensor]:
+        """Prune the lowest kept entries down to `sparsity`, editing `kept` in place; returns
+        the flat indices removed, per name."""
+        _check(scores, sparsity, "global", None)
+        names = list(kept)
+        if self.index is None:
+            self.alive = sum(int(torch.count_nonzero(kept[n])) for n in names)
+        r = self.alive - round((1.0 - sparsity) * sum(kept[n].numel() for n in names))
+        found = self._lowest(scores, names, r) if self.index is not None else None
+        if found is None:
+            self._fill(scores, kept, names, r)
+            found = self._lowest(scores, names, r)
+        if found is None:  # heavy ties at the bound: the general search, and a fresh pool next step
+            _, removed = prune_lowest(scores, kept, sparsity)
+            self.index = None
+        else:
+            removed = dict(zip(names, found, strict=True))
+            self.alive -= max(r, 0)
+        for name, index in removed.items():
+            kept[name].view(-1)[index.to(kept[name].device)] = False
+        return removed
+
+    def _fill(self, scores: Scores, kept: Masks, names: list[str], r: int) -> None:
+        flats = [scores[n].detach().reshape(-1).float() for n in names]
+        allow = [kept[n].to(f.device).reshape(-1) for n, f in zip(names, flats, strict=True)]
+        self.alive = sum(int(torch.count_nonzero(a)) for a in allow)
+        share = max(self.ahead * max(r, 1), self.least) / max(self.alive, 1)
+        bounds = _sample_bounds(flats, allow, 1 - share) if share < 1 else None
+        self.bound = bounds[1] if bounds is not None else math.inf
+        self.index = [((f <= self.bound) & a).nonzero().squeeze(1) for f, a in zip(flats, allow, strict=True)]
+
+    def _lowest(self, scores: Scores, names: list[str], r: int) -> list[torch.Tensor] | None:
+        """The r lowest pool entries, per name (and the pool without them); None if the pool is
+        short or its sampled bracket misses."""
+        if r <= 0:
+            return [i[:0] for i in self.index]
+        values = torch.cat([scores[n].detach().reshape(-1).float()[i] for n, i in zip(names, self.index, strict=True)])
+        if int(torch.count_nonzero(values <= self.bound)) <= r:
+            return None
+        found = _lowest([values], [None], r)
+        if found is None:
+            return None
+        chosen = torch.zeros(len(values), dtype=torch.bool, device=values.device)
+        chosen[found[0]] = True
+        parts = chosen.split([len(i) for i in self.index])
+        found = [i[c] for i, c in zip(self.index, parts, strict=True)]
+        self.index = [i[~c] for i, c in zip(self.index, parts, strict=True)]
+        return found
 
 
 def apply_masks(model: nn.Module, masks: Masks) -> None:

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from .architectures import weight_table
-from .masks import apply_masks, masks_from_scores, prune_lowest, prune_more
+from .masks import GrowingPool, apply_masks, masks_from_scores, prune_lowest, prune_more
 from .methods.base import Scorer, backward_on
 from .modes import evaluating, gradients_only_for
 from .schedules import cubic_density, exponential_density
@@ -69,6 +69,7 @@ class GradualPruning(Callback):
         self.scorer: Scorer | None = None
         self.masks: dict[str, torch.Tensor] | None = None
         self.weights = None  # the model's architecture table, read once
+        self.pool: GrowingPool | None = None  # candidates for the next prunings, if scores only grow
 
     def _scoring(self, step: int) -> bool:
         return (self.from_start or step >= self.start) and step < self.end
@@ -89,11 +90,16 @@ class GradualPruning(Callback):
         self.weights = self.weights or weight_table(state.model)
         weights = self.weights
         if self.masks is None:
-            masks = masks_from_scores(self.scorer.scores(), 1.0 - density, self.allocation, weights=weights)
-            state.set_masks(masks)
-            self.scorer.forget(masks)
+            self.masks = masks_from_scores(self.scorer.scores(), 1.0 - density, self.allocation, weights=weights)
+            state.set_masks(self.masks)
+            self.scorer.forget(self.masks)
+            if self.scorer.growing and self.allocation == "global":
+                self.pool = GrowingPool()
+            return
+        scores = self.scorer.scores()
+        if self.pool is not None:  # scores that only grow: the lowest are among few candidates
+            removed = self.pool.prune(scores, self.masks, 1.0 - density)
         else:  # only what this step prunes is found and touched, not every weight
-            masks, removed = prune_lowest(self.scorer.scores(), self.masks, 1.0 - density, self.allocation, weights)
-            prune_more(state.model, removed, state.optimizer)
-            self.scorer.forget(masks, removed)
-        self.masks = masks
+            self.masks, removed = prune_lowest(scores, self.masks, 1.0 - density, self.allocation, weights)
+        prune_more(state.model, removed, state.optimizer)
+        self.scorer.forget(self.masks, removed)

@@ -314,3 +314,31 @@ def test_prune_lowest_equals_masks_from_scores_within_the_kept(seed, first, step
     assert all(torch.equal(new[n], expected[n]) for n in shapes)
     assert all(torch.equal(removed[n].sort().values, pruned_since(kept, expected)[n]) for n in shapes)
     assert all(torch.equal(kept[n], kept[n]) for n in shapes)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), first=st.floats(0, 0.5), levels=st.sampled_from([0, 3, 1000]),
+       least=st.sampled_from([1, 64, 4096]), steps=st.integers(1, 12))
+def test_the_growing_pool_prunes_what_masks_from_scores_prunes_step_after_step(seed, first, levels, least, steps):
+    """Scores that only grow (random non-negative increments, heavy ties when levels is small):
+    at every step the pool's masks equal masks_from_scores within the kept, and what it reports
+    removed is exactly what changed."""
+    from pruning.masks import GrowingPool, pruned_since
+
+    g = torch.Generator().manual_seed(seed)
+    shapes = {"a.weight": (50, 31), "b.weight": (7, 90), "c.weight": (3, 8)}
+
+    def increment(shape):
+        return torch.rand(shape, generator=g) if levels == 0 else torch.randint(0, levels, shape, generator=g).float()
+
+    scores = {n: increment(s) for n, s in shapes.items()}
+    kept = masks_from_scores(scores, first, "global")
+    pool = GrowingPool(ahead=2, least=least)
+    for sparsity in torch.linspace(first, 0.95, steps + 1)[1:].tolist():
+        for n, s in shapes.items():
+            scores[n] += increment(s) * kept[n]
+        expected = masks_from_scores(scores, sparsity, "global", within=kept)
+        before = {n: m.clone() for n, m in kept.items()}
+        removed = pool.prune(scores, kept, sparsity)
+        assert all(torch.equal(kept[n], expected[n]) for n in shapes)
+        assert all(torch.equal(removed[n].sort().values, pruned_since(before, expected)[n]) for n in shapes)

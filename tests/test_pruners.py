@@ -87,12 +87,12 @@ def test_gradual_follows_the_cubic_schedule_to_exact_sparsity(method):
             if unscored and self.scorer is not None:
                 first_scored.append(state.step)
 
-        def on_step_end(self, state):
-            before = self.masks
+        def on_step_end(self, state):  # a masking step prunes (SEVEN's pool edits the masks in place)
+            before = None if self.masks is None else _kept(self.masks)
             super().on_step_end(state)
-            if self.masks is not before:
+            if self.masks is not None and _kept(self.masks) != before:
                 seen.append((state.step, _kept(self.masks)[0]))
-                history.append(self.masks)
+                history.append({n: m.clone() for n, m in self.masks.items()})
 
     history = []
     spec = METHODS[method]

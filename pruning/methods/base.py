@@ -45,6 +45,10 @@ class Scorer:
     `scores()` may be called at any time; `forget(masks)` zeroes the state of pruned weights.
     """
 
+    growing = False
+    """True if a kept weight's score never decreases between updates (a running sum of
+    non-negative terms): a gradual pruner may then look for the lowest among few candidates."""
+
     def __init__(self, params: dict[str, nn.Parameter], hparams=None):
         self.params = params
         self.hparams = hparams

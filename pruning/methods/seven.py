@@ -58,7 +58,9 @@ class SevenHparams:
 class SevenScorer(Scorer):
     """`foreach`: one fused torch._foreach_* op over all tensors per term, or (default) a loop
     that finishes each tensor while it is in cache and allocates one tensor-sized scratch at a
-    time (bench/seven_overhead.py measures both)."""
+    time (bench/seven_overhead.py measures both). S_t = Σ|c⊙g⊙θ| only grows."""
+
+    growing = True
 
     def __init__(self, params, hparams: SevenHparams):
         super().__init__(params, hparams)
