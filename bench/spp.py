@@ -2,7 +2,7 @@
 - search step over a full fine-tune step (forward + backward + AdamW on all weights); goal <= 1.0.
   Also the search step as the authors' code runs it: weight gradients computed (and dropped).
 - forward latency of the compressed model over the dense one at 50% structured sparsity (global
-  read-off of a 20-step search on the same batch); goal: >= 1.6x faster. FLOPs and parameters too.
+  read-off of a 20-step search on the same batch); goal: >= 1.85x faster. FLOPs and parameters too.
 """
 
 import itertools
@@ -54,7 +54,7 @@ def main(repeats: int = 7) -> None:
     with torch.no_grad():
         forwards = interleaved({"dense": lambda: model(**inputs), "compressed": lambda: small(**inputs)}, repeats)
     report("spp_compressed_latency", dense_s=round(forwards["dense"], 4), compressed_s=round(forwards["compressed"], 4),
-           speedup=round(forwards["dense"] / forwards["compressed"], 3), goal=1.6,
+           speedup=round(forwards["dense"] / forwards["compressed"], 3), goal=1.85,
            flops_ratio=round(flops_per_example(lambda b: small(**b), inputs)
                              / flops_per_example(lambda b: model(**b), inputs), 3),
            params_ratio=round(parameters(small) / parameters(model), 3), repeats=repeats)
