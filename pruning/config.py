@@ -311,6 +311,8 @@ def _check_ranges(config: RunConfig) -> None:
 
 def _coerce(value, hint, where: str):
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        if value is None and type(None) in typing.get_args(hint):  # unset, as a manifest writes it
+            return None
         hint = next(a for a in typing.get_args(hint) if a is not type(None))
     if dataclasses.is_dataclass(hint):
         return _build(hint, value, where)

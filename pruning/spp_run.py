@@ -140,7 +140,7 @@ def export_subnetwork(run_path: str | Path, sparsity: float, out: str | Path, bu
     if not run.is_path or run.status != "done":
         raise ConfigError(f"run: {run_path} is not a finished SPP run (method {run.method}, status {run.status})")
     manifest = run.manifest
-    config = config_from_dict({k: v for k, v in manifest["config"].items() if v is not None})
+    config = config_from_dict(manifest["config"])
     path = SolutionPath.load(run.path / "path.safetensors")
     try:
         masks = read_off(path, sparsity, budget or config.spp.budget)

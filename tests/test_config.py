@@ -83,3 +83,17 @@ def test_a_method_s_default_allocation_and_labels_with_presets():
     assert config_from_dict({"prune": {"method": "seven", "preset": "sst-2"}}).label == "SEVENpre"
     gradual = {"method": "seven", "schedule": "gradual", "preset": "authors"}
     assert config_from_dict({"prune": gradual, "finetune": {"steps": 100}}).label == "SEVENdyn (authors' schedule)"
+
+
+def test_a_config_read_back_from_its_manifest_is_the_same_run():
+    """A manifest stores unset optional fields (spp.lam, a dense run's prune) as null: reading it
+    back gives the same run (export of an SPP run without spp.lam once failed on it)."""
+    import json
+
+    values = json.loads(json.dumps(load_config("configs/spp.toml").canonical()))
+    values["spp"]["lam"] = None
+    config = config_from_dict(values)
+    assert config.spp.lam is None and config.spp.threshold == 1.0
+    assert config_from_dict(json.loads(json.dumps(config.canonical()))).run_id == config.run_id
+    dense = json.loads(json.dumps(config.dense_config().canonical()))
+    assert config_from_dict({**dense, "prune": None, "spp": None}).is_dense
