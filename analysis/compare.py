@@ -69,7 +69,7 @@ def score_correlation(scores: dict[str, dict[str, np.ndarray]], per_tensor: int 
         picked = rng.choice(size, min(per_tensor, size), replace=False)
         ranks = np.stack([_ranks(scores[n][tensor].ravel()[picked].astype(np.float64)) for n in names])
         with np.errstate(invalid="ignore", divide="ignore"):
-            rho = np.nan_to_num(np.corrcoef(ranks), nan=0.0)
+            rho = np.atleast_2d(np.nan_to_num(np.corrcoef(ranks), nan=0.0))  # one method: a 1 x 1 matrix
         np.fill_diagonal(rho, 1.0)
         total += size * rho
         weight += size

@@ -1,5 +1,7 @@
 """Compare analysis against hand-checked values, and the Compare page on a real study."""
 
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -99,3 +101,25 @@ def test_compare_page_on_a_study(monkeypatch, smoke_study):
     assert all(cell.split()[-1] in ("ahead", "tie", "behind") for cell in paired_grid.to_numpy().ravel())
     at.multiselect(key="compare_methods").set_value(["SNIP", "GraSP"]).run()
     assert len(_charts(at)[3]["data"][0]["x"]) == 2
+
+
+def test_compare_page_with_one_method(monkeypatch, smoke_runs, tmp_path):
+    """A store whose only pruned run is the README's smoke run (one method): the page draws it
+    without the pairwise charts failing on a 1 x 1 matrix."""
+    from analysis.store import list_runs
+
+    runs = [r for r in list_runs(smoke_runs) if r.method == "dense" or (r.method, r.manifest["sparsity"]) == ("magnitude", 0.5)]
+    for run in runs:
+        shutil.copytree(run.path, tmp_path / run.path.name)
+    monkeypatch.setenv("PRUNESCOPE_RUNS", str(tmp_path))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.run()
+    at.switch_page("views/compare.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    lines = [t for t in _charts(at)[0]["data"] if t.get("mode") == "lines+markers"]
+    assert [t["name"] for t in lines] == ["magnitude"]
+
+
+def test_score_correlation_of_one_method_is_one():
+    rho = score_correlation({"A": {"w": np.arange(10.0)}})
+    assert rho.shape == (1, 1) and rho.loc["A", "A"] == 1.0
