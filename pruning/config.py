@@ -8,6 +8,7 @@ run_id = the first 12 hex digits of sha256(canonical JSON of the config + schema
 import dataclasses
 import hashlib
 import json
+import math
 import tomllib
 import types
 import typing
@@ -316,6 +317,8 @@ def _coerce(value, hint, where: str):
         hint = next(a for a in typing.get_args(hint) if a is not type(None))
     if dataclasses.is_dataclass(hint):
         return _build(hint, value, where)
+    if hint is float and isinstance(value, int | float) and not isinstance(value, bool) and not math.isfinite(value):
+        raise ConfigError(f"{where}: {value!r} is not allowed; must be a finite number")
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if hint is dict and isinstance(value, dict):

@@ -25,6 +25,10 @@ from .metrics import classification_metrics
 DECAYS = ("linear", "cosine", "constant")
 
 
+class Divergence(RuntimeError):
+    """The loss or the gradient turned NaN or infinite: the run stops and is recorded failed."""
+
+
 @dataclass
 class TrainConfig:
     """A fine-tuning budget. `steps` = 0 skips fine-tuning; `eval_every` = 0 evaluates at the end."""
@@ -142,13 +146,18 @@ def finetune(
     for step in bar:
         state.step = step
         loss = model(**next(batches)).loss
+        if not torch.isfinite(loss):
+            raise Divergence(f"{description}: the loss is {loss.item()} at step {step}")
         loss.backward()
         state.loss = loss.item()
         history.train_loss.append(state.loss)
         for callback in callbacks:
             callback.after_backward(state)
-        if config.max_grad_norm > 0:
-            nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+        norm = nn.utils.get_total_norm([p.grad for p in model.parameters() if p.grad is not None])
+        if not torch.isfinite(norm):
+            raise Divergence(f"{description}: the gradient norm is {norm.item()} at step {step}")
+        if config.max_grad_norm > 0:  # what clip_grad_norm_ does, with the norm already at hand
+            nn.utils.clip_grads_with_norm_(model.parameters(), config.max_grad_norm, norm)
         optimizer.step()
         schedule.step()
         optimizer.zero_grad(set_to_none=True)

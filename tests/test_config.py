@@ -47,6 +47,8 @@ SEVEN, GRASP = {"method": "seven"}, {"method": "grasp"}
      r"prune.sparsity: 0.7 is not allowed with allocation 2:4; must be 0\.5"),
     ({"prune": {"method": "snip", "schedule": "iterative", "allocation": "2:4"}},
      "prune.schedule: 'iterative' is not allowed; must be one-shot with allocation 2:4"),
+    ({"finetune": {"lr": float("inf")}}, "finetune.lr: inf is not allowed; must be a finite number"),
+    ({"spp": {"alpha": float("nan")}}, "spp.alpha: nan is not allowed; must be a finite number"),
     ({"prune": {"method": "wanda", "schedule": "gradual"}},
      "prune.schedule: 'gradual' is not allowed; must be one of one-shot for wanda"),
 ])

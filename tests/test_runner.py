@@ -64,3 +64,17 @@ def test_a_method_that_reads_linear_inputs_is_refused_on_a_cnn_before_any_traini
     with pytest.raises(ConfigError, match="wanda reads the inputs of linear layers; small-cnn prunes Conv2d"):
         execute(config, tmp_path)
     assert not any(tmp_path.iterdir())  # not even the dense run
+
+
+def test_a_run_whose_loss_diverges_stops_failed_at_the_step_it_diverged(tmp_path):
+    """A learning rate of 1e30 sends tiny-bert's loss to NaN or inf within a few steps: the run
+    stops there, recorded failed with the step, and is never listed done."""
+    from pruning.config import load_config
+    from pruning.runner import execute
+    from pruning.train import Divergence
+
+    config = load_config("configs/smoke.toml", ["dense.lr=1e30"]).dense_config()
+    with pytest.raises(Divergence, match=r"fine-tune dense: the (loss|gradient norm) is (nan|inf|-inf) at step \d+"):
+        execute(config, tmp_path)
+    [run] = list_runs(tmp_path)
+    assert run.status == "failed" and "at step" in run.manifest["error"]
