@@ -108,8 +108,9 @@ def test_compare_page_with_one_method(monkeypatch, smoke_runs, tmp_path):
     without the pairwise charts failing on a 1 x 1 matrix."""
     from analysis.store import list_runs
 
-    runs = [r for r in list_runs(smoke_runs) if r.method == "dense" or (r.method, r.manifest["sparsity"]) == ("magnitude", 0.5)]
-    for run in runs:
+    for run in list_runs(smoke_runs):
+        if run.method != "dense" and (run.method, run.manifest["sparsity"]) != ("magnitude", 0.5):
+            continue
         shutil.copytree(run.path, tmp_path / run.path.name)
     monkeypatch.setenv("PRUNESCOPE_RUNS", str(tmp_path))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
