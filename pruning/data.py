@@ -143,14 +143,23 @@ def load_examples(name: str, text_column: str = "text", label_column: str = "lab
     if name in NAMED:
         examples = NAMED[name]()
     elif name.startswith("csv:"):
-        examples = _from_table(pd.read_csv(name[4:]), text_column, label_column, name[4:])
+        try:
+            table = pd.read_csv(name[4:])
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+            raise ValueError(f"data.name: {name[4:]} is not a readable CSV table ({error})") from None
+        examples = _from_table(table, text_column, label_column, name[4:])
     elif name.startswith("disk:"):
         examples = _from_disk(name[5:], text_column, label_column)
     else:
         raise ValueError(
             f"data.name: unknown data set {name!r}; allowed: {', '.join(NAMED)}, csv:PATH, disk:PATH"
         )
-    return _drop_duplicates(examples)
+    examples = _drop_duplicates(examples)
+    classes = np.unique(examples.labels)
+    if len(classes) < 2:
+        held = f"one class ({examples.label_names[classes[0]]!r})" if len(classes) else "no examples"
+        raise ValueError(f"data.name: {name} holds {held}; a classifier needs examples of at least two classes")
+    return examples
 
 
 def _drop_duplicates(examples: Examples) -> Examples:
@@ -183,6 +192,10 @@ def split(examples: Examples, seed: int, val_fraction: float, test_fraction: flo
     n_val = round(val_fraction * len(order))
     n_test = round(test_fraction * len(order))
     val, test, train = order[:n_val], order[n_val:n_val + n_test], order[n_val + n_test:]
+    if min(len(val), len(test), len(train)) == 0:
+        raise ValueError(f"data: {len(order)} examples leave a split empty (train {len(train)}, validation "
+                         f"{len(val)}, test {len(test)} with val_fraction {val_fraction}, test_fraction "
+                         f"{test_fraction}); each split needs at least one example")
     if max_train:
         train = train[:max_train]
     if max_eval:

@@ -67,12 +67,12 @@ def prepare(config: RunConfig, base: Path | None = None, device: torch.device | 
     device = device or torch.device("cpu")
     try:
         examples = load_examples(config.data.name, config.data.text_column, config.data.label_column)
+        splits = split(examples, config.data.split_seed, config.data.val_fraction,
+                       config.data.test_fraction, config.data.max_train, config.data.max_eval)
     except FileNotFoundError as error:
         raise ConfigError(f"data.name: {error}") from None
     except ValueError as error:
         raise ConfigError(str(error)) from None
-    splits = split(examples, config.data.split_seed, config.data.val_fraction,
-                   config.data.test_fraction, config.data.max_train, config.data.max_eval)
     try:
         image = is_image_model(config.model.name)
         tokenizer = None if image else load_tokenizer(config.model.name)

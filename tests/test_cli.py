@@ -39,6 +39,7 @@ def test_run_list_show_and_cache_hit(tmp_path):
     (["--set", 'data.name="imdb"'], "data.name: unknown data set 'imdb'; allowed:"),
     (["--set", 'model.name="tiny-vit"'], "model.name: tiny-vit is an image model"),
     (["--set", "finetune.lr=-1"], "finetune.lr: -1.0 is not allowed; must be > 0"),
+    (["--set", "finetune.lr=inf"], "finetune.lr: inf is not allowed; must be a finite number"),
     (["--device", "tpu"], "device: 'tpu' is not a device; allowed: auto, cpu, cuda or cuda:N"),
 ])
 def test_bad_input_exits_2_names_the_field_and_writes_nothing(tmp_path, args, message):
@@ -46,6 +47,21 @@ def test_bad_input_exits_2_names_the_field_and_writes_nothing(tmp_path, args, me
     assert result.returncode == 2
     assert message in result.stderr
     assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"text,label\n" + b"".join(b"review %d,pos\n" % i for i in range(50)), "holds one class ('pos'); a classifier"),
+    (b"text,label\n", "holds no examples; a classifier needs examples of at least two classes"),
+    (b"text,label\nfine,pos\nawful,neg\n", "leave a split empty (train 2, validation 0, test 0"),
+    (b"\xff\xfe\x00\x81binary", "is not a readable CSV table"),
+])
+def test_bad_data_exits_2_before_a_run_folder_exists(tmp_path_factory, content, message):
+    data = tmp_path_factory.mktemp("data") / "table.csv"
+    data.write_bytes(content)
+    runs = tmp_path_factory.mktemp("runs")
+    result = cli("run", SMOKE, "--set", f'data.name="csv:{data}"', runs=runs)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert not any(runs.iterdir())
 
 
 def test_show_unknown_run(tmp_path):
