@@ -12,6 +12,7 @@ crash never leaves a half run that looks finished. No pickle: JSON, parquet, saf
 Reading needs no torch: the dashboard imports this module only.
 """
 
+import datetime
 import json
 import os
 import re
@@ -45,6 +46,35 @@ OPTIONAL_TABLES = {
 }
 """Optional tables: the noise probe's (a run with the probe off has none), the RGV of the run's own
 fine-tuning steps, and the gradient SNR and noise scale of both."""
+_NUMBER, _NONE = (int, float), type(None)
+MANIFEST_TYPES = {
+    "schema_version": (int,), "run_id": (str,), "status": (str,), "method": (str,), "sparsity": (*_NUMBER, _NONE),
+    "seed": (int,), "config": (dict,), "created": (str,), "duration_s": _NUMBER, "base_run": (str, _NONE),
+    "method_label": (str,), "method_color": (str,), "model": (str,), "data": (dict,), "results": (dict,),
+    "machine": (dict,), "versions": (dict,), "budget": (dict,), "timings": (dict,), "hparams": (dict,),
+    "per_target": (bool,), "rewrites_weights": (bool,), "head": (list,), "shipped": (dict,), "error": (str,),
+}
+"""The JSON types of the manifest fields anything reads (a bool is not a number here)."""
+TIMESTAMP = "%Y-%m-%dT%H:%M:%S%z"
+
+
+def _wrong_type(manifest: dict) -> str | None:
+    """The first manifest field whose value has the wrong type or range, as a problem."""
+    for key, types in MANIFEST_TYPES.items():
+        value = manifest.get(key)
+        if key in manifest and (not isinstance(value, types) or (isinstance(value, bool) and bool not in types)):
+            allowed = " or ".join("null" if t is _NONE else t.__name__ for t in types)
+            return f"manifest field {key} is {value!r}; must be {allowed}"
+    sparsity = manifest["sparsity"]
+    if sparsity is not None and not 0 <= sparsity <= 1:
+        return f"manifest field sparsity is {sparsity!r}; must be in [0, 1]"
+    if "created" in manifest:
+        try:
+            datetime.datetime.strptime(manifest["created"], TIMESTAMP)
+        except ValueError:
+            return (f"manifest field created is {manifest['created']!r}; must be a timestamp like "
+                    "2026-01-31T12:00:00+0000")
+    return None
 
 
 def runs_root(path: str | Path | None = None) -> Path:
@@ -160,6 +190,9 @@ def _problem(path: Path, manifest: dict | None) -> str | None:
     missing = [key for key in MANIFEST_KEYS if key not in manifest]
     if missing:
         return f"manifest lacks {', '.join(missing)}"
+    wrong = _wrong_type(manifest)
+    if wrong:
+        return wrong
     if manifest["schema_version"] != SCHEMA_VERSION:
         return f"schema version {manifest['schema_version']} (this build reads {SCHEMA_VERSION})"
     if manifest["status"] not in STATUSES:
@@ -185,13 +218,15 @@ def _problem(path: Path, manifest: dict | None) -> str | None:
 
 
 def read_run(path: Path) -> Run:
-    """A run directory, validated: a broken one is returned with its problem, never raised."""
+    """A run directory, validated: a broken one is returned with its problem (and an empty
+    manifest, so that nothing reads a field of the wrong type), never raised."""
     try:
         manifest = json.loads((path / "manifest.json").read_text())
         manifest = manifest if isinstance(manifest, dict) else None
     except (OSError, ValueError):
         manifest = None
-    return Run(path.name, path, manifest or {}, _problem(path, manifest))
+    problem = _problem(path, manifest)
+    return Run(path.name, path, manifest if problem is None else {}, problem)  # a broken manifest is not read
 
 
 def list_runs(root: str | Path | None = None) -> list[Run]:

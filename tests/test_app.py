@@ -77,13 +77,26 @@ def test_layer_page_shows_the_picked_run_and_keeps_it_in_the_url(monkeypatch, sm
 
 
 def test_corrupt_run_is_shown_as_broken_and_the_others_still_listed(monkeypatch, smoke_runs, tmp_path):
+    """A truncated manifest and one with fields of the wrong type (a string sparsity, a number
+    where the timestamp belongs): both listed as broken with the reason; every page still opens."""
     shutil.copytree(smoke_runs, tmp_path / "runs")
     broken = tmp_path / "runs" / "deadbeef0000"
     broken.mkdir()
     (broken / "manifest.json").write_text("{ truncated")
+    typed = tmp_path / "runs" / "0badc0ffee00"
+    good = next(p for p in (tmp_path / "runs").iterdir() if (p / "layers.parquet").exists())
+    shutil.copytree(good, typed)
+    manifest = json.loads((typed / "manifest.json").read_text())
+    (typed / "manifest.json").write_text(json.dumps({**manifest, "run_id": typed.name, "sparsity": "0.5",
+                                                     "created": 1700000000}))
     at = _open(_app(monkeypatch, tmp_path / "runs"), PAGES[0])
     assert any("deadbeef0000" in w.value and "not valid JSON" in w.value for w in at.warning)
+    assert any("0badc0ffee00" in w.value and "sparsity is '0.5'" in w.value for w in at.warning)
     assert len(at.dataframe[0].value) == 6
+    for page in ("views/compare.py", "views/layer_sparsity.py", "views/solution_path.py", "views/structured.py",
+                 "views/gradient_noise.py", "views/sentinels.py", "views/reproduction.py"):
+        at.switch_page(page).run()
+        assert not at.exception, (page, [e.value for e in at.exception])
 
 
 def test_a_link_with_query_params_reopens_the_same_view(monkeypatch, smoke_runs):

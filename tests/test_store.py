@@ -41,6 +41,13 @@ def test_missing_columns_are_refused_before_writing(tmp_path):
     (lambda p: _edit(p, schema_version=99), "schema version 99"),
     (lambda p: _edit(p, run_id="other"), "does not match"),
     (lambda p: _edit(p, status="weird"), "unknown status"),
+    (lambda p: _edit(p, sparsity="0.5"), "manifest field sparsity is '0.5'; must be int or float or null"),
+    (lambda p: _edit(p, sparsity=2), "manifest field sparsity is 2; must be in [0, 1]"),
+    (lambda p: _edit(p, created=1700000000), "manifest field created is 1700000000; must be str"),
+    (lambda p: _edit(p, created="yesterday"), "manifest field created is 'yesterday'; must be a timestamp"),
+    (lambda p: _edit(p, seed=True), "manifest field seed is True; must be int"),
+    (lambda p: _edit(p, config=[]), "manifest field config is []; must be dict"),
+    (lambda p: _edit(p, results="good"), "manifest field results is 'good'; must be dict"),
 ])
 def test_broken_runs_are_reported_not_raised(smoke_runs, tmp_path, damage, problem):
     import shutil
