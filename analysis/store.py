@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,13 +83,41 @@ def runs_root(path: str | Path | None = None) -> Path:
     return Path(path or os.environ.get("PRUNESCOPE_RUNS", "runs"))
 
 
+_OWNER = f"{socket.gethostname()}-{os.getpid()}"
+"""Temporary folders are named after the host and process that write them."""
+
+
+def sweep_stale(root: Path) -> list[Path]:
+    """Delete the temporary folders (.tmp-*) of processes of this host that are gone (a killed
+    run's leftovers); folders of live processes and of other hosts stay. Returns those deleted."""
+    swept = []
+    for path in Path(root).glob(".tmp-*"):
+        _, mine, pid = path.name.rpartition(f"-{socket.gethostname()}-")
+        if not mine or not pid.isdigit() or _alive(int(pid)):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        swept.append(path)
+    return swept
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 class RunWriter:
     """Writes one run into a temporary directory; `finish` renames it into place."""
 
     def __init__(self, root: Path, run_id: str, manifest: dict):
         self.root = Path(root)
         self.target = self.root / run_id
-        self.tmp = self.root / f".tmp-{run_id}-{os.getpid()}"
+        self.tmp = self.root / f".tmp-{run_id}-{_OWNER}"
+        sweep_stale(self.root)
         shutil.rmtree(self.tmp, ignore_errors=True)
         self.tmp.mkdir(parents=True)
         self.started = time.time()
@@ -118,13 +147,30 @@ class RunWriter:
         return self.tmp
 
     def finish(self, status: str = "done", **fields) -> Path:
-        """Record the final status and fields, then move the run into place (replacing a failed one)."""
+        """Record the final status and fields, then move the run into place. A finished run there
+        is never replaced (this one is discarded: another process finished the same config first);
+        a failed or broken one is renamed aside, then deleted. Each move is one rename, so writers
+        finishing the same run at once cannot interleave: the first rename wins."""
         self.manifest.update(status=status, duration_s=round(time.time() - self.started, 2), **fields)
         self._write_manifest()
-        if self.target.exists():
-            shutil.rmtree(self.target)
-        os.replace(self.tmp, self.target)
-        return self.target
+        while True:
+            if self.target.exists() and read_run(self.target).status == "done":
+                self.discard()
+                return self.target
+            if self.target.exists():
+                aside = self.root / f".tmp-replaced-{self.target.name}-{_OWNER}"
+                try:
+                    os.rename(self.target, aside)
+                except FileNotFoundError:  # another writer moved it first: look again
+                    continue
+                shutil.rmtree(aside, ignore_errors=True)
+            try:
+                os.rename(self.tmp, self.target)
+                return self.target
+            except OSError:
+                if not self.target.exists():
+                    raise
+                # another writer's run arrived in between: look again
 
     def discard(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)

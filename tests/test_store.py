@@ -1,6 +1,7 @@
 """The run store: atomic writes, validation of broken runs, no pickle anywhere."""
 
 import json
+import os
 
 import pandas as pd
 import pytest
@@ -84,3 +85,69 @@ def test_a_study_grows_with_each_sweep_and_keeps_every_command(tmp_path):
     assert record["command"].count("python -m pruning sweep") == 2
     write_study(tmp_path, "s", [a], "python -m pruning sweep x.toml --set 'sweep.seeds=[0]'")  # a resumed sweep
     assert study_record(tmp_path, "s")["command"] == record["command"]
+
+
+def _finished(root, run_id, status="done", value=0.8):
+    writer = RunWriter(root, run_id, _manifest())
+    writer.table("metrics", pd.DataFrame({"step": [0], "sparsity": [0.5], "split": ["validation"],
+                                          "metric": ["accuracy"], "value": [value]}))
+    writer.table("layers", pd.DataFrame(columns=["name", "layer", "module", "rows", "cols", "numel",
+                                                 "nonzero", "sparsity"]))
+    return writer.finish(status, results={"validation": {"accuracy": value}})
+
+
+def test_a_finished_run_is_never_replaced_and_a_failed_one_is(tmp_path):
+    _finished(tmp_path, "abc123", value=0.8)
+    _finished(tmp_path, "abc123", status="failed", value=0.1)  # a later writer that failed
+    _finished(tmp_path, "abc123", value=0.5)  # or finished again
+    [run] = list_runs(tmp_path)
+    assert run.status == "done" and load_table(run, "metrics")["value"].tolist() == [0.8]
+    _finished(tmp_path, "def456", status="failed")
+    _finished(tmp_path, "def456", value=0.7)  # a rerun replaces a failed run
+    assert read_run(tmp_path / "def456").status == "done" and not any(tmp_path.glob(".tmp-*"))
+
+
+def _finish_at(root, run_id, start, value):
+    import time
+
+    time.sleep(max(0.0, start - time.time()))
+    _finished(root, run_id, value=value)
+
+
+def test_writers_finishing_the_same_run_at_once_leave_one_finished_run(tmp_path):
+    """Four processes finish one run_id at the same instant, three times over: none crashes, one
+    run is there, done and whole, and no temporary folder is left."""
+    import multiprocessing
+    import time
+
+    context = multiprocessing.get_context("spawn")
+    for attempt in range(3):
+        run_id = f"race{attempt:08d}"
+        start = time.time() + 3.0
+        workers = [context.Process(target=_finish_at, args=(tmp_path, run_id, start, v / 10)) for v in range(4)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(60)
+        assert [w.exitcode for w in workers] == [0, 0, 0, 0]
+        run = read_run(tmp_path / run_id)
+        assert run.status == "done" and len(load_table(run, "metrics")) == 1
+    assert not any(tmp_path.glob(".tmp-*"))
+
+
+def test_stale_temporary_folders_of_dead_processes_are_swept(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    from analysis.store import sweep_stale
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    host = socket.gethostname()
+    stale = tmp_path / f".tmp-abc123-{host}-{dead.stdout.strip()}"
+    live = tmp_path / f".tmp-def456-{host}-{os.getpid()}"
+    elsewhere = tmp_path / f".tmp-ghi789-other-host-{dead.stdout.strip()}"
+    for folder in (stale, live, elsewhere):
+        folder.mkdir()
+    assert sweep_stale(tmp_path) == [stale]
+    assert not stale.exists() and live.exists() and elsewhere.exists()
