@@ -230,6 +230,41 @@ class Run:
         return f"{self.method} · {where} · seed {m['seed']} · {self.run_id}"
 
 
+_ITEMSIZE = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
+             "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8}
+
+
+def safetensors_problem(path: Path) -> str | None:
+    """Why a safetensors file is damaged, from its header alone (None if whole): the header must
+    be JSON within the file, every tensor's byte range must fit its dtype and shape, and the file
+    must end where the last tensor does (a truncated or padded file does not)."""
+    size = path.stat().st_size
+    with path.open("rb") as file:
+        head = file.read(8)
+        length = int.from_bytes(head, "little") if len(head) == 8 else -1
+        if not 0 < length <= size - 8:
+            return f"{path.name}: header length {length} does not fit a file of {size} bytes"
+        try:
+            header = json.loads(file.read(length))
+        except ValueError:
+            return f"{path.name}: header is not valid JSON"
+    end = 0
+    for name, entry in header.items() if isinstance(header, dict) else [("header", None)]:
+        if name == "__metadata__":
+            continue
+        try:
+            start, stop = entry["data_offsets"]
+            expected = _ITEMSIZE[entry["dtype"]] * int(np.prod(entry["shape"], dtype=np.int64))
+        except (TypeError, KeyError, ValueError):
+            return f"{path.name}: header entry {name!r} is malformed"
+        if stop - start != expected or start < 0:
+            return f"{path.name}: tensor {name!r} holds {stop - start} bytes, its shape needs {expected}"
+        end = max(end, stop)
+    if size != 8 + length + end:
+        return f"{path.name}: {size} bytes where the header describes {8 + length + end} (truncated or padded)"
+    return None
+
+
 def _problem(path: Path, manifest: dict | None) -> str | None:
     if manifest is None:
         return "manifest.json missing or not valid JSON"
@@ -249,6 +284,10 @@ def _problem(path: Path, manifest: dict | None) -> str | None:
         spp = manifest["method"] == "spp"
         if spp and not (path / "path.safetensors").exists():
             return "path.safetensors missing"
+        for tensors in sorted(path.glob("*.safetensors")):
+            damage = safetensors_problem(tensors)
+            if damage:
+                return damage
         required = {"metrics", "speed" if spp else "layers"}
         known = {**TABLES, **OPTIONAL_TABLES}
         for name, columns in known.items():

@@ -151,3 +151,36 @@ def test_stale_temporary_folders_of_dead_processes_are_swept(tmp_path):
         folder.mkdir()
     assert sweep_stale(tmp_path) == [stale]
     assert not stale.exists() and live.exists() and elsewhere.exists()
+
+
+@pytest.mark.parametrize("damage, problem", [
+    (lambda b: b[:-10], "truncated or padded"),
+    (lambda b: b + b"\0" * 4, "truncated or padded"),
+    (lambda b: b[:6], "header length"),
+    (lambda b: b[:8] + b"#" + b[9:], "header is not valid JSON"),
+])
+def test_every_damaged_safetensors_file_marks_its_run_broken(smoke_runs, tmp_path, damage, problem):
+    """Masks, scores, the dense model and the SPP path: each file of each kind in the smoke runs."""
+    import shutil
+
+    files = {f.name: f for run in list_runs(smoke_runs) for f in run.path.glob("*.safetensors")}
+    assert {"masks.safetensors", "scores.safetensors", "model.safetensors", "path.safetensors"} <= set(files)
+    for name, file in files.items():
+        copy = tmp_path / name.split(".")[0] / file.parent.name
+        shutil.copytree(file.parent, copy)
+        (copy / name).write_bytes(damage((copy / name).read_bytes()))
+        run = read_run(copy)
+        assert run.status == "broken" and name in run.problem and problem in run.problem, (name, run.problem)
+
+
+def test_a_damaged_dense_run_is_recomputed_when_a_pruned_run_needs_it(tmp_path):
+    from pruning.config import load_config
+    from pruning.runner import execute
+
+    config = load_config("configs/smoke.toml", ["finetune.steps=2"])
+    dense = execute(config.dense_config(), tmp_path)
+    model = dense / "model.safetensors"
+    model.write_bytes(model.read_bytes()[:-100])
+    assert read_run(dense).status == "broken"
+    pruned = execute(config, tmp_path)
+    assert read_run(dense).status == "done" and read_run(pruned).status == "done"
