@@ -305,6 +305,8 @@ def _problem(path: Path, manifest: dict | None) -> str | None:
 def read_run(path: Path) -> Run:
     """A run directory, validated: a broken one is returned with its problem (and an empty
     manifest, so that nothing reads a field of the wrong type), never raised."""
+    if path.is_symlink():  # nothing is read through it: it could lead out of the runs folder
+        return Run(path.name, path, {}, "a symbolic link, not a run folder inside the runs folder")
     try:
         manifest = json.loads((path / "manifest.json").read_text())
         manifest = manifest if isinstance(manifest, dict) else None

@@ -184,3 +184,18 @@ def test_a_damaged_dense_run_is_recomputed_when_a_pruned_run_needs_it(tmp_path):
     assert read_run(dense).status == "broken"
     pruned = execute(config, tmp_path)
     assert read_run(dense).status == "done" and read_run(pruned).status == "done"
+
+
+def test_a_symlinked_run_folder_is_broken_and_nothing_is_read_through_it(smoke_runs, tmp_path):
+    from analysis.store import study_runs, write_study
+    from analysis.tables import final_metrics
+
+    outside = next(r for r in list_runs(smoke_runs) if r.status == "done")
+    root = tmp_path / "runs"
+    root.mkdir()
+    (root / outside.run_id).symlink_to(outside.path, target_is_directory=True)
+    [run] = list_runs(root)
+    assert run.status == "broken" and "symbolic link" in run.problem and run.manifest == {}
+    assert final_metrics([run])["val_accuracy"].isna().all()
+    write_study(root, "s", [{"run_id": outside.run_id}, {"run_id": "../" + outside.run_id}])
+    assert study_runs(root, "s") == []
