@@ -29,3 +29,21 @@ def test_progress_counts_finished_runs_and_the_current_steps(tmp_path):
     assert demo_status(tmp_path) is None
     assert progress_fraction({"run": 2, "runs": 7, "step": 20, "steps": 40}) == (2 + 0.5) / 7
     assert progress_fraction({"run": 0, "runs": 0, "step": 0, "steps": 0}) == 0.0
+
+
+def test_the_demo_starts_once_however_many_ask_at_once(tmp_path):
+    """Eight dashboard requests at the same moment: one demo process, whose pid all of them get."""
+    import os
+    import signal
+    from concurrent.futures import ThreadPoolExecutor
+
+    from analysis.demo import LOCK_FILE, launch_demo
+
+    with ThreadPoolExecutor(8) as pool:
+        pids = set(pool.map(lambda _: launch_demo(tmp_path), range(8)))
+    try:
+        assert len(pids) == 1 and demo_status(tmp_path)["state"] == "running"
+        assert launch_demo(tmp_path) in pids and not (tmp_path / LOCK_FILE).exists()
+    finally:
+        for pid in pids:
+            os.killpg(pid, signal.SIGKILL)
