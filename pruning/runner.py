@@ -37,6 +37,7 @@ from .probe import probe, probe_gradients, snip_reference
 from .pruners import GradualPruning, iterative_prune
 from .spp_run import compute_spp
 from .stopwatch import Stopwatch
+from .structured import structured_blocks
 from .structured_methods import STRUCTURED_METHODS
 from .train import endless_batches, evaluate, finetune
 
@@ -333,13 +334,28 @@ def _compute(prepared: Prepared, writer: RunWriter, on_progress: Progress | None
             "timings": clock}
 
 
-def _check_method_fits(config: RunConfig) -> None:
-    """Refuse, before the dense run is computed, a method that reads layer inputs on a model
-    whose prunable layers are not linear (the calibration reads linear inputs only)."""
-    if METHODS[config.prune.method].needs != "activations":
+def _check_model_fits(config: RunConfig) -> None:
+    """Refuse, before the dense run is computed (minutes to hours), what the model cannot do: a
+    model type without a block layout (structured runs: without attention blocks), a max_length
+    beyond its position embeddings, and a method that reads layer inputs on a model whose
+    prunable layers are not linear (the calibration reads linear inputs only)."""
+    try:
+        model = load_model(config.model.name, 2, config.seed, config.model.pooler)
+    except OSError:
+        return  # prepare names an unloadable model
+    try:
+        weights = prunable_weights(model)
+        if config.spp is not None:
+            structured_blocks(model)
+    except ValueError as error:
+        raise ConfigError(f"model.name: {config.model.name}: {error}") from None
+    limit = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    if isinstance(limit, int) and config.model.max_length > limit:
+        raise ConfigError(f"model.max_length: {config.model.max_length} is not allowed; must be <= {limit}, "
+                          f"the positions {config.model.name} embeds")
+    if config.prune is None or METHODS[config.prune.method].needs != "activations":
         return
-    model = load_model(config.model.name, 2, config.seed, config.model.pooler)
-    others = sorted({type(w.module).__name__ for w in prunable_weights(model)} - {"Linear", "Conv1D"})
+    others = sorted({type(w.module).__name__ for w in weights} - {"Linear", "Conv1D"})
     if others:
         raise ConfigError(f"prune.method: {config.prune.method} reads the inputs of linear layers; "
                           f"{config.model.name} prunes {', '.join(others)} layers")
@@ -360,8 +376,7 @@ def execute(config: RunConfig, root: str | Path | None = None,
     target = root / config.run_id
     if target.exists() and read_run(target).status == "done" and not _needs_weights(config, target):
         return target
-    if config.prune is not None:
-        _check_method_fits(config)
+    _check_model_fits(config)
     base = None if config.is_dense else execute(config.dense_config(), root, on_progress, device)
     prepared = prepare(config, base, where)
     writer = RunWriter(root, config.run_id, _manifest(prepared))

@@ -55,6 +55,22 @@ def test_metrics_are_long_format_with_evaluations_before_and_after_recovery(smok
     assert final == val["value"].iloc[-1]
 
 
+@pytest.mark.parametrize("changes, message", [
+    (["model.max_length=1024"],
+     "model.max_length: 1024 is not allowed; must be <= 128, the positions tiny-bert embeds"),
+    (['model.name="small-cnn"', 'data.name="fashion-mnist"', "data.max_train=64"],
+     "model.name: small-cnn: model type 'small-cnn' is not supported by structured pruning"),
+])
+def test_what_the_model_cannot_do_is_refused_before_any_training(tmp_path, changes, message):
+    from pruning.config import ConfigError, load_config
+    from pruning.runner import execute
+
+    config = load_config("configs/spp.toml", ['model.name="tiny-bert"', "dense.steps=2", *changes])
+    with pytest.raises(ConfigError, match=message):
+        execute(config, tmp_path)
+    assert not any(tmp_path.iterdir())  # not even the dense run
+
+
 def test_a_method_that_reads_linear_inputs_is_refused_on_a_cnn_before_any_training(tmp_path):
     from pruning.config import ConfigError, config_from_dict
     from pruning.runner import execute
