@@ -1,5 +1,6 @@
 """Figures of the Compare page: Pareto view, allocation small multiples on one colour scale,
-and method x method agreement matrices (accuracy with seed bands is in figures.py)."""
+method x method agreement matrices and training losses (accuracy with seed bands is in
+figures.py)."""
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -81,4 +82,25 @@ def agreement_matrix(matrix: pd.DataFrame, title: str, zmin: float = 0.0) -> go.
     ))
     fig.update_layout(title=title, height=140 + 38 * len(matrix), margin=dict(t=50))
     fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def training_loss(losses: dict[str, pd.DataFrame], colors: dict[str, str], windows: dict[str, list],
+                  smooth: int = 10) -> go.Figure:
+    """Each run's training loss during its fine-tuning (step, value; a rolling mean over `smooth`
+    steps), with the window a gradual method prunes over drawn as a band in its colour: a method
+    that collapses shows at which step, and whether it was pruning then."""
+    losses = {label: frame for label, frame in losses.items() if not frame.empty}
+    if not losses:
+        return empty_figure("These runs recorded no training loss.")
+    fig = go.Figure()
+    for label, frame in losses.items():
+        ordered = frame.sort_values("step")
+        fig.add_trace(go.Scatter(x=ordered["step"], y=ordered["value"].rolling(smooth, min_periods=1).mean(),
+                                 mode="lines", name=label, line=dict(color=colors.get(label), width=2)))
+        if label in windows:
+            start, end = windows[label]
+            fig.add_vrect(x0=start, x1=end, fillcolor=colors.get(label), opacity=0.08, line_width=0)
+    fig.update_layout(height=420, xaxis_title="fine-tuning step", yaxis_title=f"training loss (mean of {smooth} steps)",
+                      legend_title="run", margin=dict(t=30))
     return fig

@@ -34,3 +34,9 @@ def layer_share(layers: pd.DataFrame, module: str) -> float | None:
     """Sparsity of one module type over all its matrices (None: the run did not prune it)."""
     rows = layers[layers["module"] == module]
     return None if rows.empty else float(1 - rows["nonzero"].sum() / rows["numel"].sum())
+
+
+def train_loss(metrics: pd.DataFrame) -> pd.DataFrame:
+    """step, value: the training loss of a run's fine-tuning, from its metrics table."""
+    rows = metrics[(metrics["split"] == "train") & (metrics["metric"] == "loss")]
+    return rows[["step", "value"]].reset_index(drop=True)

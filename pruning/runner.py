@@ -329,6 +329,8 @@ def _compute(prepared: Prepared, writer: RunWriter, on_progress: Progress | None
     kept = int(layers["nonzero"].sum())
     budget = {"scoring_batches": scoring.count, "train_steps": train_config.steps,
               "batch_size": train_config.batch_size}
+    if callback is not None:  # pruning during fine-tuning: the steps it prunes over
+        budget["prune_window"] = [callback.start, callback.end]
     return {"results": {"validation": final_val, "test": final_test,
                         "kept_weights": kept, "prunable_weights": int(layers["numel"].sum())}, "budget": budget,
             "timings": clock}

@@ -91,7 +91,10 @@ def test_compare_page_on_a_study(monkeypatch, smoke_study):
     jaccard, spearman = charts[3], charts[4]
     assert jaccard["layout"]["title"]["text"].startswith("Jaccard") and len(jaccard["data"][0]["x"]) == 4
     assert spearman["layout"]["title"]["text"].startswith("Spearman")
-    after = charts[5]  # RGV over the recovery steps, one line per method in its colour
+    losses = charts[5]  # training loss per method; PLATON, which prunes while fine-tuning, has its window shaded
+    assert {t["name"] for t in losses["data"]} == {"magnitude", "SNIP", "GraSP", "PLATON"}
+    assert len(losses["layout"]["shapes"]) == 1
+    after = charts[6]  # RGV over the recovery steps, one line per method in its colour
     assert {t["name"] for t in after["data"]} == {"magnitude", "SNIP", "GraSP", "PLATON"}
     numbers = at.dataframe[0].value
     assert list(numbers.index) == ["GraSP", "magnitude", "PLATON", "SNIP"]

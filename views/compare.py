@@ -5,13 +5,13 @@ import streamlit as st
 
 from analysis.after_pruning import rgv_distribution, rgv_first_steps
 from analysis.compare import accuracy_table
-from analysis.compare_figures import agreement_matrix, allocation_multiples, pareto_view
+from analysis.compare_figures import agreement_matrix, allocation_multiples, pareto_view, training_loss
 from analysis.figures import METRIC_LABELS, accuracy_bands
 from analysis.labels import method_order
 from analysis.noise_figures import kept_vs_pruned
 from analysis.paired import against, curve_area, paired_grid
 from analysis.store import has_table
-from analysis.tables import final_metrics
+from analysis.tables import final_metrics, train_loss
 from ui.common import empty_state, table, url_multiselect, url_selectbox
 from ui.compare_data import agreement, correlation, scope_runs, scopes
 
@@ -60,8 +60,9 @@ run_of = dict(zip(picked["method"], picked["run_id"], strict=True))
 at = {method: by_id[run_of[method]] for method in method_order(run_of)}
 paths = tuple((name, str(run.path)) for name, run in at.items())
 
-allocation, agreeing, after, noise = st.tabs(["Per-layer allocation", "Mask and score agreement",
-                                              "Gradient noise after pruning", "Noise before pruning"])
+allocation, agreeing, losses, after, noise = st.tabs(["Per-layer allocation", "Mask and score agreement",
+                                                      "Training loss", "Gradient noise after pruning",
+                                                      "Noise before pruning"])
 with allocation:
     st.plotly_chart(allocation_multiples({name: table(run, "layers") for name, run in at.items()}),
                     width="stretch")
@@ -76,6 +77,14 @@ with agreeing:
     st.caption("Jaccard = |A ∩ B| / |A ∪ B| over all prunable weights. Spearman is taken within each weight "
                "matrix on the same 2,000 sampled weights, then averaged weighted by matrix size; for gradual "
                "methods it compares the scores at the end of fine-tuning.")
+with losses:
+    train = {name: train_loss(table(run, "metrics")) for name, run in at.items()}
+    windows = {name: run.manifest["budget"]["prune_window"] for name, run in at.items()
+               if "prune_window" in run.manifest.get("budget", {})}
+    st.plotly_chart(training_loss(train, {name: run.color for name, run in at.items()}, windows), width="stretch")
+    st.caption("The loss of each run's fine-tuning after pruning (one-shot and iterative methods) or while pruning "
+               "(gradual methods; shaded: the steps they prune over, where recorded). A loss that jumps to ln 2 = "
+               "0.693 on two classes is a model that predicts one class.")
 with after:
     tuned = {name: table(run, "finetune_rgv") for name, run in at.items() if has_table(run, "finetune_rgv")}
     colors = {name: run.color for name, run in at.items()}
