@@ -12,6 +12,7 @@ crash never leaves a half run that looks finished. No pickle: JSON, parquet, saf
 Reading needs no torch: the dashboard imports this module only.
 """
 
+import contextlib
 import datetime
 import json
 import os
@@ -108,6 +109,36 @@ def _alive(pid: int) -> bool:
     except PermissionError:  # another user's process
         return True
     return True
+
+
+@contextlib.contextmanager
+def run_lock(root: Path, run_id: str, poll: float = 2.0):
+    """Hold runs/.lock-<run_id> while computing a run, so that two processes (sweep shards, two
+    terminals) never compute the same run: a second one waits here until the first releases it
+    (then finds the run done). A lock whose process on this host is gone is taken over."""
+    path = Path(root) / f".lock-{run_id}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        try:
+            handle = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            break
+        except FileExistsError:
+            try:
+                holder, age = path.read_text(), time.time() - path.stat().st_mtime
+            except FileNotFoundError:
+                continue
+            host, _, pid = holder.rpartition("-")
+            dead = host == socket.gethostname() and pid.isdigit() and not _alive(int(pid))
+            if dead or (not holder and age > 60):  # its process died holding it (or before naming itself)
+                path.unlink(missing_ok=True)
+                continue
+            time.sleep(poll)
+    try:
+        os.write(handle, _OWNER.encode())
+        os.close(handle)
+        yield
+    finally:
+        path.unlink(missing_ok=True)
 
 
 class RunWriter:

@@ -32,10 +32,11 @@ def _run(args) -> int:
 
 
 def _sweep(args) -> int:
-    from .sweep import load_sweep, run_sweep
+    from .sweep import load_sweep, run_sweep, shard
 
-    sweep = run_sweep(load_sweep(args.config, args.set), args.runs, args.device)
-    print(f"study {sweep.study}: {len(sweep.configs) - len(sweep.failed)} of {len(sweep.configs)} runs done")
+    sweep = run_sweep(load_sweep(args.config, args.set), args.runs, args.device, shard(args.shard))
+    print(f"study {sweep.study}: {len(sweep.configs) - len(sweep.failed)} of {len(sweep.configs)} runs done"
+          + (f" (shard {args.shard})" if args.shard else ""))
     for run_id, error in sweep.failed:
         print(f"failed {run_id}: {error}", file=sys.stderr)
     return 1 if sweep.failed else 0
@@ -173,6 +174,9 @@ def parser() -> argparse.ArgumentParser:
     sweep.add_argument("config")
     sweep.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
                        help="override a config field (repeatable)")
+    sweep.add_argument("--shard", metavar="I/N",
+                       help="run only share I of N (0 <= I < N) of the study's runs, e.g. one per Slurm array task "
+                            "or GPU; shards share the runs folder")
     sweep.set_defaults(handler=_sweep)
     for name, handler, text in (("list", _list, "list runs"), ("demo", _demo, "compute the demo")):
         sub.add_parser(name, help=text).set_defaults(handler=handler)

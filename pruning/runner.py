@@ -22,7 +22,7 @@ import torch
 import transformers
 from safetensors.torch import save_model as save_weights
 
-from analysis.store import RunWriter, read_run, runs_root
+from analysis.store import RunWriter, read_run, run_lock, runs_root
 
 from . import __version__
 from .architectures import HEAD_ROLES, prunable_parameters, prunable_weights
@@ -380,14 +380,17 @@ def execute(config: RunConfig, root: str | Path | None = None,
         return target
     _check_model_fits(config)
     base = None if config.is_dense else execute(config.dense_config(), root, on_progress, device)
-    prepared = prepare(config, base, where)
-    writer = RunWriter(root, config.run_id, _manifest(prepared))
-    try:
-        fields = (compute_spp if config.spp else _compute)(prepared, writer, on_progress)
-    except Exception as error:
-        writer.finish("failed", error=f"{type(error).__name__}: {error}")
-        raise
-    except BaseException:
-        writer.discard()
-        raise
-    return writer.finish("done", **fields)
+    with run_lock(root, config.run_id):  # another process computing it: wait, then find it done
+        if target.exists() and read_run(target).status == "done" and not _needs_weights(config, target):
+            return target
+        prepared = prepare(config, base, where)
+        writer = RunWriter(root, config.run_id, _manifest(prepared))
+        try:
+            fields = (compute_spp if config.spp else _compute)(prepared, writer, on_progress)
+        except Exception as error:
+            writer.finish("failed", error=f"{type(error).__name__}: {error}")
+            raise
+        except BaseException:
+            writer.discard()
+            raise
+        return writer.finish("done", **fields)

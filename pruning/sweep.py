@@ -88,15 +88,30 @@ def load_sweep(path: str | Path, overrides: list[str] = ()) -> Sweep:
     return Sweep(study, configs, command)
 
 
-def run_sweep(sweep: Sweep, root: str | Path | None = None, device: str = "cpu") -> Sweep:
+def shard(text: str | None) -> tuple[int, int]:
+    """'I/N' -> (I, N), 0 <= I < N; None -> (0, 1), the whole study."""
+    if text is None:
+        return 0, 1
+    index, _, count = text.partition("/")
+    if not (index.isdigit() and count.isdigit() and int(index) < int(count)):
+        raise ConfigError(f"shard: {text!r} is not allowed; must be I/N with 0 <= I < N, e.g. 0/4")
+    return int(index), int(count)
+
+
+def run_sweep(sweep: Sweep, root: str | Path | None = None, device: str = "cpu",
+              part: tuple[int, int] = (0, 1)) -> Sweep:
     """Record the study, then execute its runs in order on `device` (execute returns a done run
-    as it is); a run that fails is noted in `sweep.failed` and the sweep goes on."""
+    as it is); a run that fails is noted in `sweep.failed` and the sweep goes on. `part` = (I, N)
+    runs every N-th run from the I-th: N processes with I = 0..N-1 share a study, the run lock
+    making one of them compute a dense run the others need while they wait."""
     from .runner import execute
 
     resolve_device(device)  # a bad device fails here, before the study is recorded
     root = runs_root(root)
     write_study(root, sweep.study, [dict(run_id=c.run_id, method=c.label, sparsity=c.sparsity, seed=c.seed)
                                     for c in sweep.configs], sweep.command)
+    index, count = part
+    sweep.configs = sweep.configs[index::count]
     bar = tqdm(sweep.configs, desc=f"sweep {sweep.study}", unit="run", dynamic_ncols=True)
     for config in bar:
         where = "path" if config.sparsity is None else f"{config.sparsity:.0%}"

@@ -90,3 +90,25 @@ def test_bundle_import_and_report_from_the_command_line(smoke_study, tmp_path):
     methods = cli("methods", "wanda", runs=tmp_path)
     assert methods.returncode == 0 and "needs: activations" in methods.stdout
     assert cli("methods", "nope", runs=tmp_path).returncode == 2
+
+
+def test_two_shards_at_once_compute_a_study_together_and_no_run_twice(tmp_path):
+    """Two `sweep --shard I/2` processes on one runs folder: together they finish every run of
+    the study, each run once; the dense run both need is fine-tuned by one while the other waits."""
+    from analysis.store import list_runs, study_runs
+
+    study = tmp_path / "study.toml"
+    study.write_text(SMOKE.read_text() + '\n[sweep]\nstudy = "shards"\nmethods = ["magnitude", "random"]\n'
+                     'sparsities = [0.5, 0.8]\nseeds = [0]\n')
+    runs = tmp_path / "runs"
+    env = {**os.environ, "PRUNESCOPE_RUNS": str(runs)}
+    shards = [subprocess.Popen([sys.executable, "-m", "pruning", "sweep", str(study), "--shard", f"{i}/2"], cwd=ROOT,
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
+    outputs = [shard.communicate(timeout=300) for shard in shards]
+    assert [shard.returncode for shard in shards] == [0, 0], outputs
+    assert [out.count("2 of 2 runs done") for out, _ in outputs] == [1, 1]
+    assert sum("fine-tune dense" in err for _, err in outputs) == 1
+    assert len(study_runs(runs, "shards")) == 4 and len(list_runs(runs)) == 5
+    assert not list(runs.glob(".lock-*")) and not list(runs.glob(".tmp-*"))
+    refused = cli("sweep", study, "--shard", "2/2", runs=tmp_path / "other")
+    assert refused.returncode == 2 and "shard: '2/2' is not allowed; must be I/N with 0 <= I < N" in refused.stderr
