@@ -74,3 +74,25 @@ def score_correlation(scores: dict[str, dict[str, np.ndarray]], per_tensor: int 
         total += size * rho
         weight += size
     return pd.DataFrame(total / max(weight, 1), index=names, columns=names)
+
+
+PERCENTILE_BINS = (0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 99, 100)
+"""|θ| percentile bins within a matrix: deciles, with the largest 1% apart (outlier weights)."""
+
+
+def pruned_by_magnitude(dense: dict[str, np.ndarray], masks: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Which weights a mask pruned, by size: every prunable weight binned by the percentile of its
+    |θ| among the dense weights of its own matrix (PERCENTILE_BINS), and the share pruned in each
+    bin. Magnitude pruning prunes the low bins only; random, every bin at the sparsity; a method
+    that prunes many of the largest weights is removing what transformers rely on most."""
+    edges = np.array(PERCENTILE_BINS[1:-1], dtype=np.float64)
+    pruned = np.zeros(len(PERCENTILE_BINS) - 1)
+    counts = np.zeros(len(PERCENTILE_BINS) - 1)
+    for name, mask in masks.items():
+        magnitude = np.abs(dense[name]).ravel()
+        percentile = 100.0 * np.argsort(np.argsort(magnitude, kind="stable"), kind="stable") / magnitude.size
+        bins = np.searchsorted(edges, percentile, side="right")
+        counts += np.bincount(bins, minlength=len(counts))
+        pruned += np.bincount(bins, weights=~mask.ravel().astype(bool), minlength=len(counts))
+    return pd.DataFrame({"low": PERCENTILE_BINS[:-1], "high": PERCENTILE_BINS[1:],
+                         "pruned_share": pruned / np.maximum(counts, 1)})

@@ -104,3 +104,21 @@ def training_loss(losses: dict[str, pd.DataFrame], colors: dict[str, str], windo
     fig.update_layout(height=420, xaxis_title="fine-tuning step", yaxis_title=f"training loss (mean of {smooth} steps)",
                       legend_title="run", margin=dict(t=30))
     return fig
+
+
+def pruned_by_size(profiles: dict[str, pd.DataFrame], colors: dict[str, str], sparsity: float) -> go.Figure:
+    """The share of weights each run pruned per |θ| percentile bin of their matrix
+    (compare.pruned_by_magnitude), with the level random pruning sits at."""
+    if not profiles:
+        return empty_figure("Needs the runs' masks and their dense run's weights (shipped runs carry neither).")
+    fig = go.Figure()
+    for label, profile in profiles.items():
+        bins = [f"{low}–{high}" for low, high in zip(profile["low"], profile["high"], strict=True)]
+        fig.add_trace(go.Scatter(x=bins, y=profile["pruned_share"], mode="lines+markers", name=label,
+                                 line=dict(color=colors.get(label), width=2)))
+    fig.add_hline(y=sparsity, line_dash="dash", line_color="grey",
+                  annotation_text=f"random: {sparsity:.0%} of every bin", annotation_position="top left")
+    fig.update_layout(height=420, yaxis=dict(title="share of the bin pruned", range=[0, 1.02], tickformat=".0%"),
+                      xaxis_title="|θ| percentile within its matrix (dense weights)", legend_title="run",
+                      margin=dict(t=30))
+    return fig

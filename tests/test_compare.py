@@ -88,13 +88,16 @@ def test_compare_page_on_a_study(monkeypatch, smoke_study):
     assert "Pareto front" in {t["name"] for t in pareto["data"]}
     heatmaps = [t for t in charts[2]["data"] if t["type"] == "heatmap"]
     assert len(heatmaps) == 4 and {t["coloraxis"] for t in heatmaps} == {"coloraxis"}
-    jaccard, spearman = charts[3], charts[4]
+    sizes = {t["name"]: _array(t["y"]) for t in charts[3]["data"]}  # share pruned per |θ| percentile bin
+    assert set(sizes) == {"magnitude", "SNIP", "GraSP", "PLATON"} and all(len(v) == 11 for v in sizes.values())
+    assert sizes["magnitude"][0] > 0.9 and sizes["magnitude"][-1] < 0.1  # magnitude prunes the small ones
+    jaccard, spearman = charts[4], charts[5]
     assert jaccard["layout"]["title"]["text"].startswith("Jaccard") and len(jaccard["data"][0]["x"]) == 4
     assert spearman["layout"]["title"]["text"].startswith("Spearman")
-    losses = charts[5]  # training loss per method; PLATON, which prunes while fine-tuning, has its window shaded
+    losses = charts[6]  # training loss per method; PLATON, which prunes while fine-tuning, has its window shaded
     assert {t["name"] for t in losses["data"]} == {"magnitude", "SNIP", "GraSP", "PLATON"}
     assert len(losses["layout"]["shapes"]) == 1
-    after = charts[6]  # RGV over the recovery steps, one line per method in its colour
+    after = charts[7]  # RGV over the recovery steps, one line per method in its colour
     assert {t["name"] for t in after["data"]} == {"magnitude", "SNIP", "GraSP", "PLATON"}
     numbers = at.dataframe[0].value
     assert list(numbers.index) == ["GraSP", "magnitude", "PLATON", "SNIP"]
@@ -103,7 +106,7 @@ def test_compare_page_on_a_study(monkeypatch, smoke_study):
     assert set(paired_grid.index) == {"GraSP", "magnitude", "PLATON"} and list(paired_grid.columns) == ["50%", "80%"]
     assert all(cell.split()[-1] in ("ahead", "tie", "behind") for cell in paired_grid.to_numpy().ravel())
     at.multiselect(key="compare_methods").set_value(["SNIP", "GraSP"]).run()
-    assert len(_charts(at)[3]["data"][0]["x"]) == 2
+    assert len(_charts(at)[4]["data"][0]["x"]) == 2
 
 
 def test_compare_page_with_one_method(monkeypatch, smoke_runs, tmp_path):
@@ -127,3 +130,17 @@ def test_compare_page_with_one_method(monkeypatch, smoke_runs, tmp_path):
 def test_score_correlation_of_one_method_is_one():
     rho = score_correlation({"A": {"w": np.arange(10.0)}})
     assert rho.shape == (1, 1) and rho.loc["A", "A"] == 1.0
+
+
+def test_pruned_by_magnitude_bins_each_matrix_by_its_own_percentiles():
+    """Two matrices of different scales, each pruned below its own median: the low five bins are
+    pruned, the rest kept; a mask that prunes the largest 1% shows in the last bin only."""
+    from analysis.compare import pruned_by_magnitude
+
+    rng = np.random.default_rng(0)
+    dense = {"a": rng.normal(size=(40, 50)), "b": 100 * rng.normal(size=(20, 50))}
+    below_median = {n: np.abs(w) >= np.median(np.abs(w)) for n, w in dense.items()}
+    profile = pruned_by_magnitude(dense, below_median)
+    assert profile["pruned_share"].tolist() == [1.0] * 5 + [0.0] * 6
+    top = {n: np.abs(w) < np.quantile(np.abs(w), 0.99) for n, w in dense.items()}
+    assert pruned_by_magnitude(dense, top)["pruned_share"].tolist() == [0.0] * 10 + [1.0]

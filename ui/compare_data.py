@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from analysis.compare import mask_agreement, score_correlation
+from analysis.compare import mask_agreement, pruned_by_magnitude, score_correlation
 from analysis.store import Run, list_studies, load_tensors, read_run, runs_root, study_runs
 from ui.common import runs
 
@@ -42,3 +42,14 @@ def agreement(paths: tuple[tuple[str, str], ...]) -> pd.DataFrame:
 def correlation(paths: tuple[tuple[str, str], ...]) -> pd.DataFrame:
     """Spearman of scores on a seeded sample, for (method, run path) pairs."""
     return score_correlation({name: load_tensors(read_run(Path(path)), "scores") for name, path in paths})
+
+
+@st.cache_data(show_spinner="Binning the pruned weights by size…", max_entries=32)
+def magnitude_profile(path: str) -> pd.DataFrame | None:
+    """pruned_by_magnitude of a run against its dense run's weights; None if either is missing."""
+    run = read_run(Path(path))
+    dense = runs_root(Path(path).parent) / str(run.manifest.get("base_run"))
+    masks, weights = load_tensors(run, "masks"), load_tensors(read_run(dense), "model")
+    if not masks or not weights:
+        return None
+    return pruned_by_magnitude(weights, masks)

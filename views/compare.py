@@ -5,7 +5,7 @@ import streamlit as st
 
 from analysis.after_pruning import rgv_distribution, rgv_first_steps
 from analysis.compare import accuracy_table
-from analysis.compare_figures import agreement_matrix, allocation_multiples, pareto_view, training_loss
+from analysis.compare_figures import agreement_matrix, allocation_multiples, pareto_view, pruned_by_size, training_loss
 from analysis.figures import METRIC_LABELS, accuracy_bands
 from analysis.labels import method_order
 from analysis.noise_figures import kept_vs_pruned
@@ -13,7 +13,7 @@ from analysis.paired import against, curve_area, paired_grid
 from analysis.store import has_table
 from analysis.tables import final_metrics, train_loss
 from ui.common import empty_state, table, url_multiselect, url_selectbox
-from ui.compare_data import agreement, correlation, scope_runs, scopes
+from ui.compare_data import agreement, correlation, magnitude_profile, scope_runs, scopes
 
 st.title("Compare methods")
 options = scopes()
@@ -60,12 +60,20 @@ run_of = dict(zip(picked["method"], picked["run_id"], strict=True))
 at = {method: by_id[run_of[method]] for method in method_order(run_of)}
 paths = tuple((name, str(run.path)) for name, run in at.items())
 
-allocation, agreeing, losses, after, noise = st.tabs(["Per-layer allocation", "Mask and score agreement",
-                                                      "Training loss", "Gradient noise after pruning",
-                                                      "Noise before pruning"])
+allocation, sizes, agreeing, losses, after, noise = st.tabs([
+    "Per-layer allocation", "Pruned by size", "Mask and score agreement", "Training loss",
+    "Gradient noise after pruning", "Noise before pruning"])
 with allocation:
     st.plotly_chart(allocation_multiples({name: table(run, "layers") for name, run in at.items()}),
                     width="stretch")
+with sizes:
+    profiles = {name: magnitude_profile(str(run.path)) for name, run in at.items()}
+    profiles = {name: profile for name, profile in profiles.items() if profile is not None}
+    st.plotly_chart(pruned_by_size(profiles, {name: run.color for name, run in at.items()}, sparsity),
+                    width="stretch")
+    st.caption("Every prunable weight binned by the percentile of its |θ| among the dense weights of its own matrix, "
+               "and the share of each bin the method pruned. Magnitude pruning prunes the low bins only; a method "
+               "that prunes many of the largest 1% removes the outlier weights transformers rely on most.")
 with agreeing:
     with_masks = tuple((name, path) for name, path in paths if (at[name].path / "masks.safetensors").exists())
     if len(with_masks) < 2:
