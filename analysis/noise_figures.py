@@ -97,7 +97,6 @@ def sentinel_scatter(sample: pd.DataFrame, classes: pd.Series, snr_threshold: fl
         fig.add_trace(go.Scattergl(
             x=x[part], y=y[part], mode="markers", name=f"{cls} ({int(part.sum()):,})",
             marker=dict(size=4, color=CLASS_COLORS[cls], opacity=0.6 if cls == "other" else 0.8),
-            customdata=np.stack([sample.index[part]], axis=-1),
             hovertemplate="log10 saliency %{x:.2f}<br>log10 SNR %{y:.2f}<extra></extra>",
         ))
     fig.add_hline(y=np.log10(snr_threshold), line=dict(color="#333", dash="dash"),
@@ -105,6 +104,16 @@ def sentinel_scatter(sample: pd.DataFrame, classes: pd.Series, snr_threshold: fl
     fig.update_layout(height=520, dragmode="select", xaxis_title="log10 saliency E|θ⊙g|",
                       yaxis_title="log10 gradient SNR μ²/σ²", legend_title="class", margin=dict(t=30))
     return fig
+
+
+def selected_rows(points: list[dict], sample: pd.DataFrame, classes: pd.Series) -> pd.DataFrame:
+    """The sample rows a box selection on sentinel_scatter holds, from each point's trace (one per
+    class, in CLASSES order) and its index within that trace; a WebGL trace's points carry no
+    customdata, which is what failed before."""
+    parts = [sample.index[(classes == cls).to_numpy()] for cls in CLASSES]
+    index = [parts[p["curve_number"]][p["point_index"]] for p in points
+             if p.get("curve_number", len(parts)) < len(parts) and p.get("point_index") is not None]
+    return sample.loc[index]
 
 
 def selection_breakdown(selected: pd.DataFrame, classes: pd.Series) -> go.Figure:

@@ -111,3 +111,24 @@ def test_path_slider_redraws_the_heatmap_in_the_browser(server, browser):
     assert before and after != before, (before, after)
     assert tab.locator(".slider-container .slider-label").first.text_content().endswith("90%")
     tab.close()
+
+
+def test_a_box_selection_on_sentinels_breaks_the_weights_down(server, browser):
+    """Drag a box over the WebGL scatter: the page reruns without an exception and the breakdown
+    chart draws the selected weights as bars (a KeyError on the selection's customdata before)."""
+    tab = browser.new_page(viewport={"width": 1400, "height": 1000})
+    tab.goto(f"{server}/sentinels", wait_until="domcontentloaded")
+    tab.locator(".gl-container canvas").first.wait_for(state="visible", timeout=60_000)
+    tab.wait_for_timeout(1500)
+    assert tab.locator(".barlayer .trace").count() == 0
+    drag = tab.locator('[data-testid="stPlotlyChart"] .nsewdrag').first
+    drag.scroll_into_view_if_needed()
+    box = drag.bounding_box()
+    tab.mouse.move(box["x"] + 5, box["y"] + 5)
+    tab.mouse.down()
+    tab.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, steps=10)
+    tab.mouse.move(box["x"] + box["width"] - 5, box["y"] + box["height"] - 5, steps=10)
+    tab.mouse.up()
+    tab.locator(".barlayer .trace").first.wait_for(state="attached", timeout=30_000)
+    assert tab.locator('[data-testid="stException"]').count() == 0
+    tab.close()

@@ -58,3 +58,21 @@ def test_noise_figures_draw_their_data_and_say_why_when_empty():
     assert [t.type for t in scatter.data] == ["scattergl"] * 3
     assert [t.name for t in scatter.data] == ["SW (1)", "TSW (0)", "other (1)"]
     assert rgv_by_model({"vit": _rgv()}).data[0].y.tolist()[:3] == [0.5, 1.5, 0.5]
+
+
+def test_a_box_selection_maps_each_point_to_its_sample_row():
+    """Points as Streamlit reports a box selection on the WebGL scatter (trace and index within it,
+    no customdata): each is the sample row drawn there."""
+    from analysis.noise_figures import selected_rows
+
+    sample = pd.DataFrame({"saliency": [1e-3, 1e-5, 2e-3, 1e-6], "snr": [2.0, 0.1, 3.0, 0.05],
+                           "top_saliency": [True, False, True, True]}, index=[10, 11, 12, 13])
+    classes = classify(sample)
+    scatter = sentinel_scatter(sample, classes, 1.0)
+    points = [{"curve_number": c, "point_index": i, "x": float(trace.x[i]), "y": float(trace.y[i])}
+              for c, trace in enumerate(scatter.data) for i in range(len(trace.x))]
+    rows = selected_rows(points, sample, classes)
+    assert sorted(rows.index) == [10, 11, 12, 13]
+    for point, (_, row) in zip(points, rows.iterrows(), strict=True):
+        assert point["x"] == pytest.approx(np.log10(row["saliency"]))
+    assert selected_rows([], sample, classes).empty

@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from analysis.noise import classify, kept_shares
-from analysis.noise_figures import selection_breakdown, sentinel_scatter, sentinel_shares
+from analysis.noise_figures import selected_rows, selection_breakdown, sentinel_scatter, sentinel_shares
 from ui.common import page_with_run, runs_with, table
 
 run = page_with_run("Sentinels")
@@ -28,8 +28,8 @@ classes = classify(sample, snr_threshold, threshold)
 
 event = st.plotly_chart(sentinel_scatter(sample, classes, snr_threshold), width="stretch", on_select="rerun",
                         selection_mode="box", key="sentinel_scatter")
-picked = [int(p["customdata"][0]) for p in event.selection.points] if event and event.selection else []
-st.plotly_chart(selection_breakdown(sample.loc[picked], classes), width="stretch")
+points = event.selection.points if event and event.selection else []
+st.plotly_chart(selection_breakdown(selected_rows(points, sample, classes), classes), width="stretch")
 
 st.subheader("Share of sentinels each method keeps")
 pruned = {label: r for label, r in runs_with("sentinels").items() if r.manifest["sparsity"] > 0}
