@@ -250,7 +250,8 @@ class Run:
 
     @property
     def label(self) -> str:
-        """A short human name: method, sparsity (an SPP run: the path), seed."""
+        """A human name: model · data · method · sparsity (a structured run: its path or target)
+        · seed · run_id, so that runs of one method on two models or data sets never look alike."""
         if self.problem:
             return f"{self.run_id} (broken)"
         m = self.manifest
@@ -258,7 +259,8 @@ class Run:
             where = f"target {100 * m['config']['spp']['target']:.0f}%"
         else:
             where = "path" if self.is_path else f"{100 * m['sparsity']:.0f}%"
-        return f"{self.method} · {where} · seed {m['seed']} · {self.run_id}"
+        return (f"{m.get('model', '?')} · {m.get('data', {}).get('name', '?')} · {self.method} · {where} · "
+                f"seed {m['seed']} · {self.run_id}")
 
 
 _ITEMSIZE = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2,

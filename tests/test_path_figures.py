@@ -186,7 +186,8 @@ def test_the_picker_offers_only_spp_runs_on_this_page(monkeypatch, spp_run):
     assert not at.exception, [e.value for e in at.exception]
     at.switch_page("views/solution_path.py").run()
     assert not at.exception, [e.value for e in at.exception]
-    assert at.sidebar.selectbox(key="run_picker_spp").options == [f"SPP · path · seed 0 · {spp_run.run_id}"]
+    expected = f"tiny-bert · sms-spam · SPP · path · seed 0 · {spp_run.run_id}"
+    assert at.sidebar.selectbox(key="run_picker_spp").options == [expected]
 
 
 def test_removal_sparsity_follows_the_rank_and_the_budget(path):

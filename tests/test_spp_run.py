@@ -25,7 +25,7 @@ def spp_run(smoke_runs):
 def test_run_records_the_path_read_offs_recovery_and_costs(spp_run):
     run, config = spp_run
     assert run.status == "done" and run.is_path and run.method == "SPP"
-    assert run.label.startswith("SPP · path · seed 0")
+    assert run.label.startswith("tiny-bert · sms-spam · SPP · path · seed 0")
     assert run.manifest["base_run"] == config.dense_config().run_id
     path = SolutionPath.load(run.path / "path.safetensors")
     assert path.gamma.shape[1] == 12 and path.hparams["steps"] == 60
