@@ -122,6 +122,21 @@ def test_a_link_to_a_run_opens_that_run(monkeypatch, smoke_runs):
     assert at.metric[1].value == "90.0%" and at.metric[0].value == "random · 0"
 
 
+def test_a_link_to_a_run_the_page_cannot_show_says_so(monkeypatch, smoke_runs):
+    """A stale ?run= (not in the runs folder) and a structured run on a page of runs at one
+    sparsity: each is named in a warning, and the page opens on the most recent pruned run."""
+    from analysis.store import list_runs
+
+    spp = next(r for r in list_runs(smoke_runs) if r.is_path)
+    for wanted, why in (("0123456789ab", "is not in the runs folder"), (spp.run_id, "has nothing this page shows")):
+        at = _app(monkeypatch, smoke_runs)
+        at.query_params["run"] = wanted
+        at.run()  # the Runs page's sidebar picker reads the link first
+        assert any(wanted in w.value and why in w.value for w in at.sidebar.warning), wanted
+        at.switch_page(PAGES[1]).run()
+        assert at.metric[1].value != "0.0%"  # a pruned run, not the dense one
+
+
 @pytest.mark.parametrize("page", ["views/gradient_noise.py", "views/sentinels.py"])
 def test_noise_pages_show_the_probe_of_the_picked_run(monkeypatch, smoke_runs, page):
     from analysis.store import list_runs

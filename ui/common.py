@@ -54,7 +54,9 @@ def runs_with(name: str) -> dict[str, Run]:
 def run_picker(method: str | None = None, only: Callable[[Run], bool] | None = None) -> Run | None:
     """The sidebar run picker (its choice kept in the URL as ?run=ID); the run, or None.
     `method` (e.g. "spp"): only runs of that method; None: runs at one sparsity (not structured
-    runs); `only`: a further condition."""
+    runs); `only`: a further condition. Without a choice it opens on the most recent pruned run;
+    a run the link (or another page) named that this page cannot show is said, not replaced
+    silently."""
     done = [r for r in runs() if r.status == "done"
             and (r.manifest.get("method") == method if method else not r.is_path) and (only is None or only(r))]
     if not done:
@@ -62,7 +64,14 @@ def run_picker(method: str | None = None, only: Callable[[Run], bool] | None = N
     by_label = {r.label: r for r in done}
     wanted = st.session_state.get("run") or st.query_params.get("run")
     labels = list(by_label)
-    index = next((i for i, r in enumerate(done) if r.run_id == wanted), 0)
+    index = next((i for i, r in enumerate(done) if r.run_id == wanted), None)
+    if index is None:  # the most recent pruned run (runs() is newest first), else the most recent
+        index = next((i for i, r in enumerate(done) if r.manifest.get("sparsity") != 0), 0)
+        if wanted:
+            named = next((r for r in runs() if r.run_id == wanted), None)
+            why = ("is not in the runs folder" if named is None else f"is {named.status}" if named.status != "done"
+                   else "has nothing this page shows")
+            st.sidebar.warning(f"Run {wanted} {why}; showing {done[index].label} instead.")
     key = "run_picker" if method is None else f"run_picker_{method}"
     run = by_label[st.sidebar.selectbox("Run", labels, index=index, key=key)]
     st.session_state["run"] = run.run_id
