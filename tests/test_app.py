@@ -181,3 +181,19 @@ def test_layer_page_shows_how_far_a_method_that_rewrites_weights_moved_the_kept_
     changes = np.array(_array(charts[1]["data"][0]["z"]), dtype=float)
     assert np.nanmin(changes) > 0  # every matrix was reconstructed
     assert any("rewrites the weights it keeps" in c.value for c in at.caption)
+
+
+def test_demo_progress_shows_only_while_the_demo_runs(monkeypatch, tmp_path):
+    """A running demo (its pid alive) shows its live progress; a finished one shows nothing, so no
+    fragment keeps refreshing after it is done; a dead one says it stopped."""
+    import os
+
+    from analysis.demo import STATUS_FILE
+
+    status = {"pid": os.getpid(), "state": "running", "run": 1, "runs": 8, "stage": "fine-tune dense",
+              "step": 10, "steps": 250}
+    for state, progress, errors in (("running", 1, 0), ("done", 0, 0), ("failed", 0, 1)):
+        (tmp_path / STATUS_FILE).write_text(json.dumps({**status, "state": state}))
+        at = _open(_app(monkeypatch, tmp_path), PAGES[0])
+        bars = [p for p in at.get("progress") if "Computing the demo: run 2 of 8" in p.proto.text]
+        assert (len(bars), len(at.error)) == (progress, errors), state

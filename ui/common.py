@@ -79,22 +79,26 @@ def run_picker(method: str | None = None, only: Callable[[Run], bool] | None = N
     return run
 
 
-@st.fragment(run_every=2)
 def demo_progress() -> None:
-    """Live progress of a demo computing in the background; reruns the app when it ends."""
+    """The demo's state: its live progress while it computes, or why it stopped. Only a running
+    demo gets the fragment that refreshes every 2 s, so nothing fires once it is done."""
     status = demo_status(runs_root())
     if status is None:
         return
     if status["state"] == "running":
-        st.progress(progress_fraction(status), text=(
-            f"Computing the demo: run {status['run'] + 1} of {status['runs'] or '?'} · "
-            f"{status['stage']} · step {status['step']}/{status['steps']}"))
+        _live_progress()
     elif status["state"] in ("failed", "stopped"):
         st.error(f"The demo {status['state']}: {status.get('error', 'see runs/.demo.log')}")
-    if status["state"] != "running" and st.session_state.get("demo_was_running"):
-        st.session_state["demo_was_running"] = False
-        st.rerun(scope="app")
-    st.session_state["demo_was_running"] = status["state"] == "running"
+
+
+@st.fragment(run_every=2)
+def _live_progress() -> None:
+    status = demo_status(runs_root())
+    if status is None or status["state"] != "running":
+        st.rerun(scope="app")  # it ended: the pages show its runs, and this fragment is not drawn again
+    st.progress(progress_fraction(status), text=(
+        f"Computing the demo: run {status['run'] + 1} of {status['runs'] or '?'} · "
+        f"{status['stage']} · step {status['step']}/{status['steps']}"))
 
 
 def empty_state() -> None:
