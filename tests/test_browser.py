@@ -120,7 +120,8 @@ def test_a_box_selection_on_sentinels_breaks_the_weights_down(server, browser):
     tab.goto(f"{server}/sentinels", wait_until="domcontentloaded")
     tab.locator(".gl-container canvas").first.wait_for(state="visible", timeout=60_000)
     tab.wait_for_timeout(1500)
-    assert tab.locator(".barlayer .trace").count() == 0
+    breakdown = tab.locator('[data-testid="stPlotlyChart"]').nth(1).locator(".barlayer .trace")
+    assert breakdown.count() == 0
     drag = tab.locator('[data-testid="stPlotlyChart"] .nsewdrag').first
     drag.scroll_into_view_if_needed()
     box = drag.bounding_box()
@@ -129,6 +130,6 @@ def test_a_box_selection_on_sentinels_breaks_the_weights_down(server, browser):
     tab.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, steps=10)
     tab.mouse.move(box["x"] + box["width"] - 5, box["y"] + box["height"] - 5, steps=10)
     tab.mouse.up()
-    tab.locator(".barlayer .trace").first.wait_for(state="attached", timeout=30_000)
+    breakdown.first.wait_for(state="attached", timeout=30_000)
     assert tab.locator('[data-testid="stException"]').count() == 0
     tab.close()

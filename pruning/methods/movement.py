@@ -8,7 +8,8 @@ from .base import Method, Scorer, Variant, register
 
 AUTHORS = {"gradual": {"start_fraction": 0.1, "duration_fraction": 0.7}}
 """Sanh et al.'s schedule shape (SQuAD, BERT-base: no pruning for the first 5,400 steps, the
-mask fixed for the last 10,800 of about 55,000), scaled to any fine-tuning."""
+mask fixed for the last 10,800 of about 55,000), scaled to any fine-tuning. Their code keeps the
+top scores of each matrix (a local top-k): the "per matrix" variant adds that allocation."""
 
 
 class MovementScorer(Scorer):
@@ -30,5 +31,7 @@ register(Method(
     scorer=MovementScorer, scores_from_start=True, presets={"authors": AUTHORS}, variants=(
         Variant("movement", "gradual", "#d62728"),
         Variant("movement (authors' schedule)", "gradual", "#ff9896", preset="authors"),
+        Variant("movement (authors' schedule, per matrix)", "gradual", "#8c1c13", preset="authors",
+                allocation="module"),
     ),
 ))
