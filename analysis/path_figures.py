@@ -60,7 +60,13 @@ def _read_off(path: SolutionPath, sparsity: float, budget: str) -> dict:
               path.kept_params(keep) / max(path.total_params, 1)]
     joined = path.join_step[keep]
     by_step = None if not keep.any() else int(path.steps[-1] if (joined < 0).any() else joined.max())
-    return dict(share=share, text=text, params=[float(p) for p in params], joined_by=by_step,
+    if by_step is None:
+        said = ""
+    elif (joined < 0).any():  # some kept entries never joined: say how many did, not "all"
+        said = f"{(joined >= 0).mean():.0%} of the kept joined by {by_step}"
+    else:
+        said = f"all kept joined by {by_step}"
+    return dict(share=share, text=text, params=[float(p) for p in params], joined_by=by_step, joined_text=said,
                 achieved=path.sparsity_of(keep))
 
 
@@ -97,7 +103,7 @@ def path_explorer(path: SolutionPath | None, metrics: pd.DataFrame | None = None
 
     def joined_line(state):
         step = state["joined_by"]
-        return dict(x=[step, step], y=[0, top], text=["", "" if step is None else f"all kept joined by {step}"])
+        return dict(x=[step, step], y=[0, top], text=["", state["joined_text"]])
 
     marks = {}
     marks["joined"] = len(fig.data)

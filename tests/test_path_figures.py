@@ -95,6 +95,9 @@ def test_markers_follow_the_read_off(path):
         join = path.join_step[keep]
         by = path.steps[-1] if (join < 0).any() else join.max()
         assert data["x"][traces.index(joined)] == [by, by]
+        said = data["text"][traces.index(joined)][1]
+        assert said == (f"{(join >= 0).mean():.0%} of the kept joined by {by}" if (join < 0).any()
+                        else f"all kept joined by {by}")  # never "all" while some kept entries never joined
         assert data["x"][traces.index(current)] == [100 * s] and data["y"][traces.index(current)] == [acc]
         per_type = [path.weight[keep & (path.kind == k)].sum() / path.weight[path.kind == k].sum() for k in range(3)]
         np.testing.assert_allclose(data["y"][traces.index(bars)], [*per_type, 1 - path.sparsity_of(keep)])
