@@ -177,15 +177,16 @@ class RunWriter:
         """Where files of this run are being written (for writers that take a path)."""
         return self.tmp
 
-    def finish(self, status: str = "done", **fields) -> Path:
+    def finish(self, status: str = "done", replace: bool = False, **fields) -> Path:
         """Record the final status and fields, then move the run into place. A finished run there
-        is never replaced (this one is discarded: another process finished the same config first);
-        a failed or broken one is renamed aside, then deleted. Each move is one rename, so writers
-        finishing the same run at once cannot interleave: the first rename wins."""
+        is not replaced (this one is discarded: another process finished the same config first)
+        unless `replace` (a shipped run, tables only, computed again for its weights); a failed or
+        broken one is renamed aside, then deleted. Each move is one rename, so writers finishing
+        the same run at once cannot interleave: the first rename wins."""
         self.manifest.update(status=status, duration_s=round(time.time() - self.started, 2), **fields)
         self._write_manifest()
         while True:
-            if self.target.exists() and read_run(self.target).status == "done":
+            if self.target.exists() and read_run(self.target).status == "done" and not (replace and status == "done"):
                 self.discard()
                 return self.target
             if self.target.exists():

@@ -393,4 +393,4 @@ def execute(config: RunConfig, root: str | Path | None = None,
         except BaseException:
             writer.discard()
             raise
-        return writer.finish("done", **fields)
+        return writer.finish("done", replace=_needs_weights(config, target), **fields)
