@@ -14,8 +14,9 @@ sweep() { $py -m pruning sweep "configs/$1.toml" --set "sweep.seeds=$2" "${@:3}"
 for study in compare pooler ablation trec sms structured; do sweep "$study" "[0]" "$@"; done
 for study in compare ablation trec sms structured; do sweep "$study" "[0, 1]" "$@"; done
 sweep budget "[0, 1]" "$@"
+sweep from_pretrained "[0, 1]" "$@"
 for study in compare ablation structured; do sweep "$study" "[0, 1, 2]" "$@"; done
-for study in compare pooler ablation trec sms budget structured; do
+for study in compare pooler ablation trec sms budget from-pretrained structured; do
   $py -m pruning bundle "$study" --out "studies/$study.zip"
 done
 $py -m pruning report --readme README.md
