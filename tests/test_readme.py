@@ -4,6 +4,7 @@ from analysis.bundle import import_bundle
 from analysis.readme import read_block
 from analysis.report import evaluate, render_markdown, study_costs
 from analysis.structured_compare import structured_block
+from pruning.bad_inputs import bad_inputs_markdown
 from pruning.catalogue import methods_markdown
 
 from .conftest import ROOT
@@ -11,6 +12,11 @@ from .conftest import ROOT
 
 def test_method_table_is_the_registry_s():
     assert read_block(ROOT / "README.md", "methods") == methods_markdown(), "run: python -m pruning methods --markdown"
+
+
+def test_bad_input_table_is_what_the_cli_says():
+    assert read_block(ROOT / "README.md", "bad-inputs") == bad_inputs_markdown(), (
+        "run: python -m pruning report --readme README.md")
 
 
 def test_report_is_what_the_shipped_bundles_say(tmp_path):
