@@ -152,6 +152,9 @@ def evaluate_claim(spec: ClaimSpec, root) -> Claim:
         why = (f"{spec.method} ahead in {ahead} of {total} seed-paired comparisons, behind in {behind}, tied in "
                f"{total - ahead - behind} (95% bootstrap intervals over {seeds}; with so few an interval "
                "excludes 0 only when every seed agrees)")
+        untested = [b for b in spec.baselines if b not in set(decided["baseline"])]
+        if untested:
+            why += f"; not yet against {', '.join(untested)} (fewer than two paired seeds)"
     return Claim(spec, verdict, why, accuracy_table(table, spec.metric).loc[lambda t: _order(t.index, methods)],
                  comparisons, sorted(table["run_id"]), study_record(root, spec.study).get("command", ""))
 
