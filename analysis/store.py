@@ -94,20 +94,21 @@ def sweep_stale(root: Path) -> list[Path]:
     swept = []
     for path in Path(root).glob(".tmp-*"):
         _, mine, pid = path.name.rpartition(f"-{socket.gethostname()}-")
-        if not mine or not pid.isdigit() or _alive(int(pid)):
+        if not mine or not pid.isdigit() or process_alive(int(pid)):
             continue
         shutil.rmtree(path, ignore_errors=True)
         swept.append(path)
     return swept
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid) -> bool:
+    """Whether process `pid` of this host runs (another user's counts); not an int: False."""
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, TypeError):
         return False
     except PermissionError:  # another user's process
-        return True
+        pass
     return True
 
 
@@ -128,7 +129,7 @@ def run_lock(root: Path, run_id: str, poll: float = 2.0):
             except FileNotFoundError:
                 continue
             host, _, pid = holder.rpartition("-")
-            dead = host == socket.gethostname() and pid.isdigit() and not _alive(int(pid))
+            dead = host == socket.gethostname() and pid.isdigit() and not process_alive(int(pid))
             if dead or (not holder and age > 60):  # its process died holding it (or before naming itself)
                 path.unlink(missing_ok=True)
                 continue

@@ -357,7 +357,7 @@ class GrowingPool:
         share = max(self.ahead * max(r, 1), self.least) / max(self.alive, 1)
         bounds = _sample_bounds(flats, allow, 1 - share) if share < 1 else None
         self.bound = bounds[1] if bounds is not None else math.inf
-        self.index = [((f <= self.bound) & a).nonzero().squeeze(1) for f, a in zip(flats, allow, strict=True)]
+        self.index = [_select(f <= self.bound, a).nonzero().squeeze(1) for f, a in zip(flats, allow, strict=True)]
 
     def _lowest(self, scores: Scores, names: list[str], r: int) -> list[torch.Tensor] | None:
         """The r lowest pool entries, per name (and the pool without them); None if the pool is

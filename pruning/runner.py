@@ -363,6 +363,11 @@ def _check_model_fits(config: RunConfig) -> None:
                           f"{config.model.name} prunes {', '.join(others)} layers")
 
 
+def _found(config: RunConfig, target: Path) -> bool:
+    """`config`'s run is done at `target`, with everything a later run reads from it."""
+    return target.exists() and read_run(target).status == "done" and not _needs_weights(config, target)
+
+
 def _needs_weights(config: RunConfig, path: Path) -> bool:
     """A dense run that fine-tuned but holds no weights (a shipped one: bundles carry tables
     only) cannot be pruned from: it is computed again, the same run by its config."""
@@ -376,12 +381,12 @@ def execute(config: RunConfig, root: str | Path | None = None,
     where = resolve_device(device)
     root = runs_root(root)
     target = root / config.run_id
-    if target.exists() and read_run(target).status == "done" and not _needs_weights(config, target):
+    if _found(config, target):
         return target
     _check_model_fits(config)
     base = None if config.is_dense else execute(config.dense_config(), root, on_progress, device)
     with run_lock(root, config.run_id):  # another process computing it: wait, then find it done
-        if target.exists() and read_run(target).status == "done" and not _needs_weights(config, target):
+        if _found(config, target):  # finished by the process that held the lock
             return target
         prepared = prepare(config, base, where)
         writer = RunWriter(root, config.run_id, _manifest(prepared))

@@ -37,13 +37,13 @@ def test_the_demo_starts_once_however_many_ask_at_once(tmp_path):
     import signal
     from concurrent.futures import ThreadPoolExecutor
 
-    from analysis.demo import LOCK_FILE, launch_demo
+    from analysis.demo import launch_demo
 
     with ThreadPoolExecutor(8) as pool:
         pids = set(pool.map(lambda _: launch_demo(tmp_path), range(8)))
     try:
         assert len(pids) == 1 and demo_status(tmp_path)["state"] == "running"
-        assert launch_demo(tmp_path) in pids and not (tmp_path / LOCK_FILE).exists()
+        assert launch_demo(tmp_path) in pids and not list(tmp_path.glob(".lock-*"))
     finally:
         for pid in pids:
             os.killpg(pid, signal.SIGKILL)
