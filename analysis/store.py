@@ -55,6 +55,7 @@ MANIFEST_TYPES = {
     "method_label": (str,), "method_color": (str,), "model": (str,), "data": (dict,), "results": (dict,),
     "machine": (dict,), "versions": (dict,), "budget": (dict,), "timings": (dict,), "hparams": (dict,),
     "per_target": (bool,), "rewrites_weights": (bool,), "head": (list,), "shipped": (dict,), "error": (str,),
+    "resumed": (list,),
 }
 """The JSON types of the manifest fields anything reads (a bool is not a number here)."""
 TIMESTAMP = "%Y-%m-%dT%H:%M:%S%z"

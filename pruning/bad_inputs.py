@@ -28,6 +28,7 @@ BAD_INPUTS = (
     BadInput("an infinite learning rate", ("--set", "finetune.lr=inf")),
     BadInput("a string where a number belongs", ("--set", 'dense.steps="many"')),
     BadInput("an unknown device", ("--device", "tpu")),
+    BadInput("a negative checkpoint interval", ("--checkpoint-every", "-5")),
     BadInput("max_length beyond the model's positions", ("--set", "model.max_length=1024")),
     BadInput("a hyperparameter out of range", ("--method", "seven", "--set", "prune.hparams.beta1=1.0")),
     BadInput("a CSV with one class", table=b"text,label\n" + b"".join(b"review %d,pos\n" % i for i in range(50))),
@@ -49,8 +50,12 @@ def refusal(case: BadInput, folder: Path) -> tuple[int, str]:
         args += ["--set", f'data.name="csv:{data}"']
     stderr = io.StringIO()
     with contextlib.redirect_stderr(stderr):
-        status = main(["run", str(SMOKE), *args, "--runs", str(folder / "runs")])
-    return status, stderr.getvalue().strip().removeprefix("error: ").replace(str(folder / "table.csv"), "FILE")
+        try:
+            status = main(["run", str(SMOKE), *args, "--runs", str(folder / "runs")])
+        except SystemExit as refused:  # argparse's own checks
+            status = refused.code
+    message = stderr.getvalue().strip().splitlines()[-1].partition("error: ")[2]
+    return status, message.removeprefix("argument ").replace(str(folder / "table.csv"), "FILE")
 
 
 def bad_inputs_markdown() -> str:

@@ -26,7 +26,7 @@ def _run(args) -> int:
         if getattr(args, flag) is not None:
             overrides.append(f"{key}={json.dumps(getattr(args, flag))}")
     config = load_config(args.config, overrides)
-    path = execute(config, args.runs, device=args.device)
+    path = execute(config, args.runs, device=args.device, checkpoint_every=args.checkpoint_every, resume=args.resume)
     print(path)
     return 0
 
@@ -34,7 +34,8 @@ def _run(args) -> int:
 def _sweep(args) -> int:
     from .sweep import load_sweep, run_sweep, shard
 
-    sweep = run_sweep(load_sweep(args.config, args.set), args.runs, args.device, shard(args.shard))
+    sweep = run_sweep(load_sweep(args.config, args.set), args.runs, args.device, shard(args.shard),
+                      args.checkpoint_every, args.resume)
     print(f"study {sweep.study}: {len(sweep.configs) - len(sweep.failed)} of {len(sweep.configs)} runs done"
           + (f" (shard {args.shard})" if args.shard else ""))
     for run_id, error in sweep.failed:
@@ -160,6 +161,12 @@ def _methods(args) -> int:
     return 0
 
 
+def _steps(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed; must be a whole number of steps >= 0")
+    return int(text)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m pruning", description=__doc__.splitlines()[0])
     sub = top.add_subparsers(dest="command", required=True)
@@ -208,6 +215,12 @@ def parser() -> argparse.ArgumentParser:
     export.set_defaults(handler=_export)
     for command in sub.choices.values():
         command.add_argument("--runs", default=None, help="runs directory (default $PRUNESCOPE_RUNS or ./runs)")
+    for command in (run, sweep):
+        command.add_argument("--checkpoint-every", type=_steps, default=50, metavar="STEPS",
+                             help="save each fine-tuning, search and recovery every STEPS steps, for --resume "
+                                  "(default 50; 0: never)")
+        command.add_argument("--resume", action="store_true",
+                             help="continue killed runs from their last checkpoint (same thread count: exact)")
     for command in (run, sweep, sub.choices["demo"]):
         command.add_argument("--device", default="cpu",
                              help=f"where to compute: {DEVICE_CHOICES} (default cpu: bit-reproducible; "

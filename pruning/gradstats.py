@@ -53,7 +53,7 @@ class GradientStats:
         self.sum_g2 = {n: torch.zeros_like(p, dtype=torch.float32) for n, p in params.items()}
         self.sum_saliency = {n: torch.zeros_like(p, dtype=torch.float32) for n, p in params.items()}
         self.previous: dict[str, torch.Tensor] = {}
-        self.histograms = {role: np.zeros(len(LOG10_EDGES) - 1, np.int64) for role in set(self.roles.values())}
+        self.histograms = {role: np.zeros(len(LOG10_EDGES) - 1, np.int64) for role in sorted(set(self.roles.values()))}
         self.with_histograms = histograms
         self.terms: list[RgvTerm] = []
         self.count = 0
@@ -159,6 +159,17 @@ class StepNoise(Callback):
         torch._foreach_add_(self.sum_g, grads)
         torch._foreach_addcmul_(self.sum_g2, grads, grads)
         self.count += 1
+
+    def state(self, model) -> dict:
+        """Its sums and rows, and whether the masks it last saw are still those in force."""
+        current = self.version is not None and self.version == masks_version(model)
+        return {"previous": self.previous, "previous_norms": self.previous_norms, "sum_g": self.sum_g,
+                "sum_g2": self.sum_g2, "rows": self.rows, "count": self.count, "masks_current": current}
+
+    def restore(self, state: dict, model) -> None:
+        self.previous, self.previous_norms = state["previous"], state["previous_norms"]
+        self.sum_g, self.sum_g2, self.rows, self.count = state["sum_g"], state["sum_g2"], state["rows"], state["count"]
+        self.version = masks_version(model) if state["masks_current"] else None
 
     def rgv_table(self):
         """step (the later of the two), layer, module, numerator, denominator, rgv."""

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from .architectures import weight_table
+from .checkpoint import attributes, restore_attributes
 from .masks import GrowingPool, apply_masks, masks_from_scores, prune_lowest, prune_more
 from .methods.base import Scorer, backward_on
 from .modes import evaluating, gradients_only_for
@@ -70,6 +71,20 @@ class GradualPruning(Callback):
         self.masks: dict[str, torch.Tensor] | None = None
         self.weights = None  # the model's architecture table, read once
         self.pool: GrowingPool | None = None  # candidates for the next prunings, if scores only grow
+
+    def state(self, model: nn.Module) -> dict:
+        """The scorer's running state, the masks and the candidate pool (None before they exist)."""
+        return {"scorer": attributes(self.scorer, skip=("params", "hparams")) if self.scorer else None,
+                "masks": self.masks, "pool": attributes(self.pool) if self.pool else None}
+
+    def restore(self, state: dict, model: nn.Module) -> None:
+        if state["scorer"] is not None:
+            self.scorer = self.make_scorer()
+            restore_attributes(self.scorer, state["scorer"])
+        self.masks = state["masks"]
+        if state["pool"] is not None:
+            self.pool = GrowingPool()
+            restore_attributes(self.pool, state["pool"])
 
     def _scoring(self, step: int) -> bool:
         return (self.from_start or step >= self.start) and step < self.end

@@ -26,6 +26,7 @@ from analysis.store import RunWriter, read_run, run_lock, runs_root
 
 from . import __version__
 from .architectures import HEAD_ROLES, prunable_parameters, prunable_weights
+from .checkpoint import Checkpoints
 from .config import ConfigError, RunConfig
 from .data import Encoded, Splits, encode_images, encode_texts, load_examples, split
 from .devices import describe, resolve_device
@@ -274,7 +275,8 @@ def _relative_half(scores: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
     return out
 
 
-def _compute(prepared: Prepared, writer: RunWriter, on_progress: Progress | None) -> dict:
+def _compute(prepared: Prepared, writer: RunWriter, on_progress: Progress | None,
+             checkpoints: Checkpoints | None = None) -> dict:
     config, model = prepared.config, prepared.model
     val, test = prepared.encoded["validation"], prepared.encoded["test"]
     rows: list[dict] = []
@@ -302,6 +304,7 @@ def _compute(prepared: Prepared, writer: RunWriter, on_progress: Progress | None
             evaluate_fn=lambda m: evaluate(m, val), description=stage,
             callbacks=(*([callback] if callback else []), noise),
             on_progress=(lambda done, total: on_progress(stage, done, total)) if on_progress else None,
+            checkpoint=checkpoints.stage("fine-tune") if checkpoints else None,
         )
     for step, metrics in history.evaluations:
         rows += _metric_rows(step, sparsity, "validation", metrics)
@@ -374,28 +377,35 @@ def _needs_weights(config: RunConfig, path: Path) -> bool:
     return config.is_dense and config.dense.steps > 0 and not (path / "model.safetensors").exists()
 
 
-def execute(config: RunConfig, root: str | Path | None = None,
-            on_progress: Progress | None = None, device: str = "cpu") -> Path:
+def execute(config: RunConfig, root: str | Path | None = None, on_progress: Progress | None = None,
+            device: str = "cpu", checkpoint_every: int = 0, resume: bool = False) -> Path:
     """Run `config` (its dense run first when pruning) on `device` (pruning.devices) unless it
-    is already done; return its path."""
+    is already done; return its path. Its fine-tuning, search and recoveries save a checkpoint
+    every `checkpoint_every` steps (0: never); `resume` continues them from their last one."""
     where = resolve_device(device)
     root = runs_root(root)
     target = root / config.run_id
     if _found(config, target):
         return target
     _check_model_fits(config)
-    base = None if config.is_dense else execute(config.dense_config(), root, on_progress, device)
+    base = None if config.is_dense else execute(config.dense_config(), root, on_progress, device,
+                                                checkpoint_every, resume)
     with run_lock(root, config.run_id):  # another process computing it: wait, then find it done
         if _found(config, target):  # finished by the process that held the lock
             return target
         prepared = prepare(config, base, where)
+        checkpoints = Checkpoints(root, config.run_id, checkpoint_every, resume)
         writer = RunWriter(root, config.run_id, _manifest(prepared))
         try:
-            fields = (compute_spp if config.spp else _compute)(prepared, writer, on_progress)
+            fields = (compute_spp if config.spp else _compute)(prepared, writer, on_progress, checkpoints)
         except Exception as error:
             writer.finish("failed", error=f"{type(error).__name__}: {error}")
             raise
         except BaseException:
             writer.discard()
             raise
-        return writer.finish("done", replace=_needs_weights(config, target), **fields)
+        if checkpoints.resumed:
+            fields["resumed"] = checkpoints.resumed
+        path = writer.finish("done", replace=_needs_weights(config, target), **fields)
+        checkpoints.clear()
+        return path

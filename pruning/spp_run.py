@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from analysis.solution_path import SolutionPath
 from analysis.store import METRIC_COLUMNS, SPEED_COLUMNS, RunWriter, read_run
 
+from .checkpoint import Checkpoints
 from .compress import bake, compress, save_compressed
 from .config import ConfigError, config_from_dict
 from .cost import flops_per_example, latencies_ms, parameters
@@ -67,8 +68,9 @@ def _cost_rows(model, masks, small, batch: dict, sparsity: float, onnx_dir: Path
             for name, ms in timing.items()]
 
 
-def compute_spp(prepared, writer: RunWriter, on_progress=None) -> dict:
-    """Search, read off, recover and measure; write the artifacts of the module docstring."""
+def compute_spp(prepared, writer: RunWriter, on_progress=None, checkpoints: Checkpoints | None = None) -> dict:
+    """Search, read off, recover and measure; write the artifacts of the module docstring. With
+    `checkpoints`, the search and each recovery continue from their last save."""
     config, model = prepared.config, prepared.model
     spp = config.spp
     train, val, test = (prepared.encoded[p] for p in ("train", "validation", "test"))
@@ -84,12 +86,13 @@ def compute_spp(prepared, writer: RunWriter, on_progress=None) -> dict:
 
     with tqdm(total=spp.steps, desc=stage, unit="step") as bar, clock.stage("search"):
         def report(k: int, total: int) -> None:
-            bar.update(1)
+            bar.update(k - bar.n)
             if on_progress:
                 on_progress(stage, k, total)
 
-        path = STRUCTURED_METHODS[spp.method].run(model, batches, config.seed, spp.score_batches, asdict(spp),
-                                                  evaluate=evaluate_support, on_step=report)
+        path = STRUCTURED_METHODS[spp.method].run(
+            model, batches, config.seed, spp.score_batches, asdict(spp), evaluate=evaluate_support, on_step=report,
+            checkpoint=checkpoints.stage("search") if checkpoints else None)
     clock["search"] = round(clock["search"] - clock.get("path evaluation", 0.0), 2)
     path.save(writer.path / "path.safetensors")
     support = path.gamma != 0
@@ -118,7 +121,8 @@ def compute_spp(prepared, writer: RunWriter, on_progress=None) -> dict:
             stage = f"recover {spp.method} {sparsity:.0%}"
             progress = (lambda done, total, s=stage: on_progress(s, done, total)) if on_progress else None
             with clock.stage("recover"):
-                finetune(small, train, config.finetune, config.seed, description=stage, on_progress=progress)
+                finetune(small, train, config.finetune, config.seed, description=stage, on_progress=progress,
+                         checkpoint=checkpoints.stage(f"recover-{sparsity:g}") if checkpoints else None)
             recovered[sparsity] = evaluate(small, val)
             rows += _rows(config.finetune.steps, sparsity, "recovered", recovered[sparsity])
             rows += _rows(config.finetune.steps, sparsity, "recovered-test", evaluate(small, test))

@@ -99,11 +99,12 @@ def shard(text: str | None) -> tuple[int, int]:
 
 
 def run_sweep(sweep: Sweep, root: str | Path | None = None, device: str = "cpu",
-              part: tuple[int, int] = (0, 1)) -> Sweep:
+              part: tuple[int, int] = (0, 1), checkpoint_every: int = 0, resume: bool = False) -> Sweep:
     """Record the study, then execute its runs in order on `device` (execute returns a done run
     as it is); a run that fails is noted in `sweep.failed` and the sweep goes on. `part` = (I, N)
     runs every N-th run from the I-th: N processes with I = 0..N-1 share a study, the run lock
-    making one of them compute a dense run the others need while they wait."""
+    making one of them compute a dense run the others need while they wait. `checkpoint_every`
+    and `resume`: as execute's, for every run."""
     from .runner import execute
 
     resolve_device(device)  # a bad device fails here, before the study is recorded
@@ -117,7 +118,7 @@ def run_sweep(sweep: Sweep, root: str | Path | None = None, device: str = "cpu",
         where = "path" if config.sparsity is None else f"{config.sparsity:.0%}"
         bar.set_postfix_str(f"{config.label} {where} seed {config.seed}")
         try:
-            execute(config, root, device=device)
+            execute(config, root, device=device, checkpoint_every=checkpoint_every, resume=resume)
         except ConfigError:
             raise
         except Exception as error:

@@ -7,6 +7,8 @@ Learning rate at step t of T with W = round(warmup·T) warm-up steps:
 Methods that prune during fine-tuning hook in as callbacks: `after_backward` sees the
 gradients of the step before the optimizer uses them; `on_step_end` may call
 `state.set_masks(...)`, which applies the masks and zeroes the optimizer state there.
+With a checkpoint (pruning.checkpoint), the loop saves the model, the optimizer, the schedule,
+the random generators, its history and every callback's state, and continues from a saved one.
 """
 
 import math
@@ -18,8 +20,9 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from .checkpoint import Checkpoint, load_optimizer_state, load_rng_state, optimizer_state, rng_state
 from .data import Encoded
-from .masks import apply_masks, mask_optimizer_state
+from .masks import apply_masks, get_masks, mask_optimizer_state
 from .metrics import classification_metrics
 
 DECAYS = ("linear", "cosine", "constant")
@@ -83,6 +86,12 @@ class Callback:
     def on_step_end(self, state: TrainState) -> None:
         """After the optimizer step."""
 
+    def state(self, model: nn.Module):
+        """What a checkpoint keeps of the callback (pruning.checkpoint.pack's tree); None: nothing."""
+
+    def restore(self, state, model: nn.Module) -> None:
+        """Continue from `state()`'s tree, the model and its masks already restored."""
+
 
 @torch.no_grad()
 def evaluate(model: nn.Module, data: Encoded, batch_size: int = 128) -> dict[str, float]:
@@ -124,8 +133,10 @@ def finetune(
     callbacks: tuple[Callback, ...] = (),
     description: str = "fine-tune",
     on_progress: Callable[[int, int], None] | None = None,
+    checkpoint: Checkpoint | None = None,
 ) -> History:
-    """Fine-tune `model` in place for `config.steps` steps; masks already applied stay enforced."""
+    """Fine-tune `model` in place for `config.steps` steps; masks already applied stay enforced.
+    With `checkpoint`, continue from its last save and save every `checkpoint.every` steps."""
     history = History()
     decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() < 2]
@@ -142,7 +153,14 @@ def finetune(
     model.train()
     for callback in callbacks:
         callback.on_train_start(state)
-    bar = tqdm(range(config.steps), desc=description, unit="step", leave=False, dynamic_ncols=True)
+    saved = checkpoint.load(next(model.parameters()).device) if checkpoint else None
+    first = 0
+    if saved is not None:
+        first = saved[0]
+        _restore(saved[1], state, schedule, history, callbacks)
+        for _ in range(first):  # the batches the saved steps read
+            next(batches)
+    bar = tqdm(range(first, config.steps), desc=description, unit="step", leave=False, dynamic_ncols=True)
     for step in bar:
         state.step = step
         loss = model(**next(batches)).loss
@@ -170,5 +188,30 @@ def finetune(
         is_eval_step = config.eval_every and done % config.eval_every == 0
         if evaluate_fn is not None and (is_eval_step or done == config.steps):
             history.evaluations.append((done, evaluate_fn(model)))
+        if checkpoint is not None and checkpoint.due(done, config.steps):
+            checkpoint.save(done, _training_state(state, schedule, history, callbacks))
     model.eval()
     return history
+
+
+def _training_state(state: TrainState, schedule, history: History, callbacks: tuple[Callback, ...]) -> dict:
+    """Everything the next step depends on (the batch position is the step count)."""
+    return {"model": state.model.state_dict(), "masks": get_masks(state.model),
+            "optimizer": optimizer_state(state.optimizer), "schedule": schedule.state_dict(), "rng": rng_state(),
+            "train_loss": torch.tensor(history.train_loss, dtype=torch.float64),
+            "evaluations": [[step, metrics] for step, metrics in history.evaluations],
+            "callbacks": [c.state(state.model) for c in callbacks]}
+
+
+def _restore(saved: dict, state: TrainState, schedule, history: History, callbacks: tuple[Callback, ...]) -> None:
+    if saved["masks"] is not None:
+        apply_masks(state.model, saved["masks"])
+    state.model.load_state_dict(saved["model"])
+    load_optimizer_state(state.optimizer, saved["optimizer"])
+    schedule.load_state_dict(saved["schedule"])
+    load_rng_state(saved["rng"])
+    history.train_loss = saved["train_loss"].tolist()
+    history.evaluations = [(step, metrics) for step, metrics in saved["evaluations"]]
+    for callback, callback_state in zip(callbacks, saved["callbacks"], strict=True):
+        if callback_state is not None:
+            callback.restore(callback_state, state.model)

@@ -40,7 +40,8 @@ def test_run_list_show_and_cache_hit(tmp_path):
 def test_bad_input_exits_2_names_the_field_and_writes_nothing(tmp_path, case):
     """Every bad input of the README's table, through the CLI's own entry point."""
     status, message = refusal(case, tmp_path)
-    assert status == 2 and re.match(r"(data|model|prune|finetune|dense|device)[.:]", message), message
+    fields = r"(data|model|prune|finetune|dense|device|--checkpoint-every)[.:]"
+    assert status == 2 and re.match(fields, message), message
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 

@@ -62,12 +62,12 @@ class StructuredMethod:
 
     def run(self, model: nn.Module, batches: Iterable[dict], seed: int = 0, count: int = 16,
             settings: dict | None = None, evaluate: Callable | None = None,
-            on_step: Callable[[int, int], None] | None = None) -> SolutionPath:
+            on_step: Callable[[int, int], None] | None = None, checkpoint=None) -> SolutionPath:
         """The method's path on `model`; `settings` are the search's (SPP), `count` the batches a
-        score reads."""
+        score reads; a path method continues from `checkpoint` (pruning.checkpoint) and saves to it."""
         settings = settings or {}
         if self.path is not None:
-            return self.path(model, batches, evaluate=evaluate, on_step=on_step, **settings)
+            return self.path(model, batches, evaluate=evaluate, on_step=on_step, checkpoint=checkpoint, **settings)
         blocks = structured_blocks(model)
         entries = Entries(blocks)
         with evaluating(model), gradients_only_for(model, {}):

@@ -24,6 +24,7 @@ from torch import nn
 
 from analysis.solution_path import SolutionPath
 
+from ..checkpoint import Checkpoint, load_optimizer_state, optimizer_state
 from ..structured import Entries, mask_gradient, masked, structured_blocks
 from .base import StructuredMethod, register
 
@@ -90,8 +91,12 @@ def shrink(z: torch.Tensor, lam: float) -> torch.Tensor:
 
 def search(gradient: Callable[[torch.Tensor], torch.Tensor], size: int, settings: SPPSettings,
            on_checkpoint: Callable[[int, torch.Tensor], None] | None = None,
-           on_step: Callable[[int], None] | None = None, device: torch.device | str = "cpu") -> Search:
-    """Run the dynamics on a flat mask of `size` entries (on `device`); `gradient(M)` returns ∇_M L."""
+           on_step: Callable[[int], None] | None = None, device: torch.device | str = "cpu",
+           resume: tuple[int, dict] | None = None, save: tuple[int, Callable[[int, dict], None]] | None = None,
+           ) -> Search:
+    """Run the dynamics on a flat mask of `size` entries (on `device`); `gradient(M)` returns ∇_M L.
+    `resume`: (steps done, state) of a save; `save`: (every, save(k, state)), called every
+    `every` steps and at the last."""
     s = settings
     m = torch.ones(size, device=device)
     z, gamma = torch.zeros(size, device=device), torch.zeros(size, device=device)
@@ -102,7 +107,17 @@ def search(gradient: Callable[[torch.Tensor], torch.Tensor], size: int, settings
     if s.variant == "code":
         m.requires_grad_(True)
         optimizer = torch.optim.AdamW([m], lr=s.lr, eps=1e-4, weight_decay=0.0)
-    for k in range(1, s.steps + 1):
+    first = 1
+    if resume is not None:
+        first, state = resume[0] + 1, resume[1]
+        with torch.no_grad():
+            for tensor, name in ((m, "m"), (z, "z"), (join, "join"), (checks, "checks"), (grad_sum, "grad_sum"),
+                                 (grad_abs_sum, "grad_abs_sum")):
+                tensor.copy_(state[name])
+        gamma, snapshots = state["gamma"], state["snapshots"]
+        if s.variant == "code":
+            load_optimizer_state(optimizer, state["optimizer"])
+    for k in range(first, s.steps + 1):
         grad = gradient(m)
         with torch.no_grad():
             grad_sum += grad
@@ -127,6 +142,10 @@ def search(gradient: Callable[[torch.Tensor], torch.Tensor], size: int, settings
                 on_checkpoint(k, gamma)
         if on_step:
             on_step(k)
+        if save is not None and (k % save[0] == 0 or k == s.steps):
+            save[1](k, {"m": m, "z": z, "gamma": gamma, "join": join, "checks": checks, "grad_sum": grad_sum,
+                        "grad_abs_sum": grad_abs_sum, "snapshots": snapshots,
+                        "optimizer": optimizer_state(optimizer) if s.variant == "code" else None})
     return Search(join.cpu().numpy(), z.cpu().numpy(), checks.cpu().numpy(), torch.stack(snapshots, 1).cpu().numpy(),
                   checkpoints, (grad_sum / s.steps).cpu().numpy(), (grad_abs_sum / s.steps).cpu().numpy())
 
@@ -155,33 +174,43 @@ def ranking(found: Search, variant: str, steps: int, order: str = "path") -> tup
 
 
 def solution_path(model: nn.Module, batches: Iterable[dict], evaluate: Callable[[nn.Module], dict] | None = None,
-                  on_step: Callable[[int, int], None] | None = None, order: str = "path", **hparams) -> SolutionPath:
+                  on_step: Callable[[int, int], None] | None = None, order: str = "path",
+                  checkpoint: Checkpoint | None = None, **hparams) -> SolutionPath:
     """Search the path of `model` (a fine-tuned classifier) on `batches` (an endless iterable)
     with weights frozen. `evaluate(model)` -> {"loss", "accuracy"} runs at each checkpoint on
     the support of Γ (entries with Γ ≠ 0 kept, the rest removed). `order`: how entries are
-    ranked (ranking()). `hparams`: SPPSettings."""
+    ranked (ranking()). `checkpoint`: continue from its save, save every `checkpoint.every`
+    steps. `hparams`: SPPSettings."""
     if order not in ORDERS:
         raise ValueError(f"order: {order!r} is not one of {', '.join(ORDERS)}")
     settings = SPPSettings(**hparams)
     blocks = structured_blocks(model)
     entries = Entries(blocks)
-    gradient = mask_gradient(model, blocks, entries, iter(batches))
+    stream = iter(batches)
+    gradient = mask_gradient(model, blocks, entries, stream)
+    device = next(model.parameters()).device
+    metrics = []
+    resume = checkpoint.load(device) if checkpoint else None
+    if resume is not None:
+        metrics = resume[1]["metrics"]
+        for _ in range(resume[0]):  # one batch a step
+            next(stream)
+    save = (checkpoint.every, lambda k, state: checkpoint.save(k, {**state, "metrics": metrics})) \
+        if checkpoint and checkpoint.every > 0 else None
     frozen = [(p, p.requires_grad) for p in model.parameters()]
     for param, _ in frozen:
         param.requires_grad_(False)
     was_training = model.training
     model.eval()
-    metrics = []
 
-    def checkpoint(_step: int, gamma: torch.Tensor) -> None:
+    def evaluate_support(_step: int, gamma: torch.Tensor) -> None:
         if evaluate is not None:
             with torch.no_grad(), masked(model, entries.split((gamma != 0).float()), blocks):
                 metrics.append(evaluate(model))
 
     try:
-        found = search(gradient, entries.size, settings, checkpoint,
-                       (lambda k: on_step(k, settings.steps)) if on_step else None,
-                       device=next(model.parameters()).device)
+        found = search(gradient, entries.size, settings, evaluate_support,
+                       (lambda k: on_step(k, settings.steps)) if on_step else None, device, resume, save)
     finally:
         for param, flag in frozen:
             param.requires_grad_(flag)
@@ -202,9 +231,10 @@ def _path(order: str) -> Callable[..., SolutionPath]:
     """solution_path ranked by `order`, with the SPPSettings fields of a structured run's config."""
     names = {f.name for f in fields(SPPSettings)}
 
-    def path(model: nn.Module, batches: Iterable[dict], evaluate=None, on_step=None, **config) -> SolutionPath:
+    def path(model: nn.Module, batches: Iterable[dict], evaluate=None, on_step=None, checkpoint=None,
+             **config) -> SolutionPath:
         settings = {k: v for k, v in config.items() if k in names}
-        return solution_path(model, batches, evaluate, on_step, order, **settings)
+        return solution_path(model, batches, evaluate, on_step, order, checkpoint, **settings)
 
     return path
 
