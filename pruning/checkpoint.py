@@ -22,6 +22,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from . import __version__
+from .distributed import is_writer
 
 _TENSOR = "__tensor__"
 
@@ -94,15 +95,18 @@ def load_rng_state(state: dict) -> None:
 
 
 class Checkpoint:
-    """One stage's checkpoint file; `due(done)` says whether to save after `done` steps of `total`."""
+    """One stage's checkpoint file; `due(done)` says whether to save after `done` steps of `total`.
+    Under torchrun every process resumes from rank 0's file and only rank 0 saves."""
 
-    def __init__(self, path: Path, every: int, resumed: list):
-        self.path, self.every, self.resumed = path, every, resumed
+    def __init__(self, path: Path, every: int, resume: bool, resumed: list):
+        self.path, self.every, self.resume, self.resumed = path, every, resume, resumed
 
     def due(self, done: int, total: int) -> bool:
         return self.every > 0 and (done % self.every == 0 or done == total)
 
     def save(self, step: int, state: dict) -> None:
+        if not is_writer():
+            return
         tensors: dict[str, torch.Tensor] = {}
         header = {"step": str(step), "environment": json.dumps(environment()),
                   "state": json.dumps(pack(state, tensors))}
@@ -112,10 +116,10 @@ class Checkpoint:
         os.replace(partial, self.path)
 
     def load(self, device: torch.device | str = "cpu") -> tuple[int, dict] | None:
-        """(steps done, state) of the last save, or None when there is none (or `every` is 0)."""
+        """(steps done, state) of the last save; None when not resuming or there is none."""
         from .config import ConfigError  # config imports the methods, which import this module
 
-        if self.every <= 0 or not self.path.exists():
+        if not self.resume or not self.path.exists():
             return None
         try:
             with safe_open(str(self.path), framework="pt") as handle:
@@ -141,13 +145,14 @@ class Checkpoints:
 
     def __init__(self, root: Path, run_id: str, every: int = 0, resume: bool = False):
         self.folder = Path(root) / ".checkpoints" / run_id
-        self.every = every
+        self.every, self.resume = every, resume
         self.resumed: list[dict] = []
         if not resume:
             self.clear()
 
     def stage(self, name: str) -> Checkpoint:
-        return Checkpoint(self.folder / f"{name}.safetensors", self.every, self.resumed)
+        return Checkpoint(self.folder / f"{name}.safetensors", self.every, self.resume, self.resumed)
 
     def clear(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
+        if is_writer():
+            shutil.rmtree(self.folder, ignore_errors=True)

@@ -4,6 +4,8 @@ recorded in the manifest but not in the run_id, so a run finished on either devi
 by both. Runs on the CPU are bit-reproducible given a seed; on CUDA they agree to rounding
 (atomic adds in the embedding and attention backward make the last bits vary)."""
 
+import os
+
 import torch
 
 from .config import ConfigError
@@ -14,7 +16,9 @@ DEVICE_CHOICES = "auto, cpu, cuda or cuda:N"
 def resolve_device(name: str = "auto") -> torch.device:
     """The torch.device for `name`; a ConfigError naming the allowed values if it is unusable."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and "LOCAL_RANK" in os.environ:  # torchrun: one GPU per process of a node
+        name = f"cuda:{os.environ['LOCAL_RANK']}"
     try:
         device = torch.device(name)
     except RuntimeError:

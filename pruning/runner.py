@@ -24,7 +24,7 @@ from safetensors.torch import save_model as save_weights
 
 from analysis.store import RunWriter, read_run, run_lock, runs_root
 
-from . import __version__
+from . import __version__, distributed
 from .architectures import HEAD_ROLES, prunable_parameters, prunable_weights
 from .checkpoint import Checkpoints
 from .config import ConfigError, RunConfig
@@ -222,6 +222,7 @@ def _manifest(prepared: Prepared) -> dict:
             "transformers": transformers.__version__, "numpy": np.__version__,
         },
         "machine": {"platform": platform.platform(), "torch_threads": torch.get_num_threads(),
+                    "processes": distributed.world(),
                     **describe(prepared.device)},
     }
 
@@ -383,19 +384,21 @@ def execute(config: RunConfig, root: str | Path | None = None, on_progress: Prog
     is already done; return its path. Its fine-tuning, search and recoveries save a checkpoint
     every `checkpoint_every` steps (0: never); `resume` continues them from their last one."""
     where = resolve_device(device)
+    distributed.init(where)
     root = runs_root(root)
     target = root / config.run_id
-    if _found(config, target):
+    if distributed.agree(_found(config, target)):  # under torchrun, rank 0's runs folder decides
         return target
     _check_model_fits(config)
     base = None if config.is_dense else execute(config.dense_config(), root, on_progress, device,
                                                 checkpoint_every, resume)
-    with run_lock(root, config.run_id):  # another process computing it: wait, then find it done
-        if _found(config, target):  # finished by the process that held the lock
+    writes = root if distributed.is_writer() else distributed.private_root()
+    with run_lock(writes, config.run_id):  # another process computing it: wait, then find it done
+        if distributed.agree(_found(config, target)):  # finished by the process that held the lock
             return target
         prepared = prepare(config, base, where)
         checkpoints = Checkpoints(root, config.run_id, checkpoint_every, resume)
-        writer = RunWriter(root, config.run_id, _manifest(prepared))
+        writer = RunWriter(writes, config.run_id, _manifest(prepared))
         try:
             fields = (compute_spp if config.spp else _compute)(prepared, writer, on_progress, checkpoints)
         except Exception as error:

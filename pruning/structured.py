@@ -30,6 +30,7 @@ from torch import nn
 from analysis.solution_path import KINDS, SolutionPath
 
 from .architectures import LAYOUTS, BlockLayout, block_paths
+from .distributed import local_rows, scaled, sum_
 
 HEAD_DIM_ATTRIBUTES = ("head_dim", "attention_head_size")
 STRUCTURED_TYPES = tuple(sorted(
@@ -213,9 +214,12 @@ def mask_gradient(model: nn.Module, blocks: list[StructuredBlock], entries: Entr
     """M -> ∇_M L on the next batch of `stream` (weight gradients only if weights require them)."""
     def gradient(m: torch.Tensor) -> torch.Tensor:
         leaf = m.detach().requires_grad_(True)
+        rows, share = local_rows(next(stream))
         with masked(model, entries.split(leaf), blocks):
-            loss = model(**next(stream)).loss
-        return torch.autograd.grad(loss, leaf)[0]
+            loss = scaled(model(**rows).loss, share)
+        grad = torch.autograd.grad(loss, leaf)[0]
+        sum_([grad])  # torchrun: the global batch's gradient
+        return grad
 
     return gradient
 

@@ -26,6 +26,7 @@ from analysis.store import check_study_name, runs_root, write_study
 
 from .config import ConfigError, RunConfig, config_from_dict, read_toml
 from .devices import resolve_device
+from .distributed import is_writer
 from .methods import variants
 from .structured_methods import STRUCTURED_METHODS
 
@@ -109,8 +110,9 @@ def run_sweep(sweep: Sweep, root: str | Path | None = None, device: str = "cpu",
 
     resolve_device(device)  # a bad device fails here, before the study is recorded
     root = runs_root(root)
-    write_study(root, sweep.study, [dict(run_id=c.run_id, method=c.label, sparsity=c.sparsity, seed=c.seed)
-                                    for c in sweep.configs], sweep.command)
+    if is_writer():  # under torchrun, rank 0
+        write_study(root, sweep.study, [dict(run_id=c.run_id, method=c.label, sparsity=c.sparsity, seed=c.seed)
+                                        for c in sweep.configs], sweep.command)
     index, count = part
     sweep.configs = sweep.configs[index::count]
     bar = tqdm(sweep.configs, desc=f"sweep {sweep.study}", unit="run", dynamic_ncols=True)

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from .checkpoint import Checkpoint, load_optimizer_state, load_rng_state, optimizer_state, rng_state
 from .data import Encoded
+from .distributed import local_rows, scaled, sum_gradients
 from .masks import apply_masks, get_masks, mask_optimizer_state
 from .metrics import classification_metrics
 
@@ -163,10 +164,12 @@ def finetune(
     bar = tqdm(range(first, config.steps), desc=description, unit="step", leave=False, dynamic_ncols=True)
     for step in bar:
         state.step = step
-        loss = model(**next(batches)).loss
+        rows, share = local_rows(next(batches))
+        loss = scaled(model(**rows).loss, share)
+        loss.backward()
+        loss = sum_gradients(model, loss)  # torchrun: the global batch's gradients and loss
         if not torch.isfinite(loss):
             raise Divergence(f"{description}: the loss is {loss.item()} at step {step}")
-        loss.backward()
         state.loss = loss.item()
         history.train_loss.append(state.loss)
         for callback in callbacks:

@@ -69,6 +69,17 @@ def smoke_runs(tmp_path_factory) -> Path:
     return root
 
 
+def spp_smoke_toml(folder: Path) -> Path:
+    """spp_smoke_config() as a TOML file for the CLI: the smoke config with SPP_SMOKE's [spp] for
+    its [prune]."""
+    import re
+
+    path = folder / "spp.toml"
+    path.write_text(re.sub(r"\[prune\][^[]*", "", SMOKE.read_text())
+                    + "[spp]\n" + "".join(f"{k} = {v!r}\n" for k, v in SPP_SMOKE.items()))
+    return path
+
+
 STRUCTURED_SMOKE = {"Taylor (structured)": dict(grid=[0.3, 0.6], recover=[0.3, 0.6]),
                     "lasso (structured)": dict(grid=[0.3, 0.6], recover=[0.3], target=0.3)}
 """Structured baselines beside the smoke SPP run: Taylor read off at 30 and 60%, the lasso at 30%."""

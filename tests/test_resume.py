@@ -5,7 +5,6 @@ is killed with SIGKILL at random points, many times, through the CLI."""
 
 import os
 import random
-import re
 import signal
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from analysis.store import list_runs, read_run
 from pruning.config import ConfigError, load_config
 from pruning.methods import variants
 from pruning.runner import execute
-from tests.conftest import ROOT, SMOKE, SPP_SMOKE, spp_smoke_config
+from tests.conftest import ROOT, SMOKE, spp_smoke_config, spp_smoke_toml
 
 NONDETERMINISTIC = {"speed.parquet"}
 """Latencies are measured, not computed: the only artifact a resumed run may not repeat."""
@@ -157,9 +156,7 @@ def test_runs_killed_with_sigkill_at_random_points_resume_to_the_same_result(tmp
     times, then left to finish; the runs equal ones computed without a stop."""
     overrides = ("prune.method=\"seven\"", "prune.schedule=\"gradual\"", "finetune.steps=30")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    spp_config = tmp_path / "spp.toml"  # the smoke config with SPP_SMOKE's [spp] for its [prune]
-    spp_config.write_text(re.sub(r"\[prune\][^[]*", "", SMOKE.read_text())
-                          + "[spp]\n" + "".join(f"{k} = {v!r}\n" for k, v in SPP_SMOKE.items()))
+    spp_config = spp_smoke_toml(tmp_path)
     rng = random.Random(0)
     root = tmp_path / "runs"
     kills = 0

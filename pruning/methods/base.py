@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ..architectures import prunable_parameters, weight_table
+from ..distributed import local_rows, scaled, sum_gradients
 from ..masks import ALLOCATIONS, Masks, Scores, apply_masks, check_allocation, masks_from_scores
 from ..modes import evaluating, gradients_only_for
 from ..options import parse
@@ -189,11 +190,12 @@ def zero_pruned(states: dict[str, torch.Tensor], masks: Masks, removed: dict[str
 
 
 def backward_on(model: nn.Module, batch: dict[str, torch.Tensor]) -> float:
-    """Fresh gradients of the loss on `batch`; returns the loss."""
+    """Fresh gradients of the loss on `batch` (under torchrun: summed over processes); returns the loss."""
     model.zero_grad(set_to_none=True)
-    loss = model(**batch).loss
+    rows, share = local_rows(batch)
+    loss = scaled(model(**rows).loss, share)
     loss.backward()
-    return loss.item()
+    return sum_gradients(model, loss).item()
 
 
 def accumulate(scorer: Scorer, model: nn.Module, batches: Iterable[dict]) -> Scorer:

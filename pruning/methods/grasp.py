@@ -13,6 +13,7 @@ import torch
 from torch.nn import functional
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from ..distributed import local_rows, scaled, sum_
 from ..options import option
 from .base import Method, Scorer, Variant, register
 
@@ -29,23 +30,27 @@ class GraspScorer(Scorer):
         self.hg = {name: torch.zeros_like(p) for name, p in params.items()}
 
     def _loss(self, model, batch) -> torch.Tensor:
+        """This process's share of the batch's loss (pruning.distributed): gradients sum over processes."""
+        batch, share = local_rows(batch)
         if self.temperature == 1.0:
-            return model(**batch).loss
+            return scaled(model(**batch).loss, share)
         inputs = {k: v for k, v in batch.items() if k != "labels"}
-        return functional.cross_entropy(model(**inputs).logits / self.temperature, batch["labels"])
+        return scaled(functional.cross_entropy(model(**inputs).logits / self.temperature, batch["labels"]), share)
 
     def accumulate(self, model, batches) -> None:
         batches = list(batches)
         params = list(self.params.values())
         mean_grad = [torch.zeros_like(p) for p in params]
         for batch in batches:
-            grads = torch.autograd.grad(self._loss(model, batch), params)
+            grads = list(torch.autograd.grad(self._loss(model, batch), params))
+            sum_(grads)
             torch._foreach_add_(mean_grad, grads, alpha=1 / len(batches))
         for batch in batches:
             with sdpa_kernel(SDPBackend.MATH):  # the fused attention kernels have no double backward
                 grads = torch.autograd.grad(self._loss(model, batch), params, create_graph=True)
                 dot = sum((g * fixed).sum() for g, fixed in zip(grads, mean_grad, strict=True))
-                hessian_products = torch.autograd.grad(dot, params)
+                hessian_products = list(torch.autograd.grad(dot, params))
+            sum_(hessian_products)
             torch._foreach_add_(list(self.hg.values()), hessian_products, alpha=1 / len(batches))
 
     def update(self, weights=None) -> None:
