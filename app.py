@@ -14,6 +14,7 @@ pages = st.navigation([
     st.Page("views/gradient_noise.py", title="Gradient noise", icon=":material/ssid_chart:", url_path="gradient-noise"),
     st.Page("views/sentinels.py", title="Sentinels", icon=":material/scatter_plot:", url_path="sentinels"),
     st.Page("views/reproduction.py", title="Reproduction", icon=":material/fact_check:", url_path="reproduction"),
+    st.Page("views/new_run.py", title="New run", icon=":material/play_circle:", url_path="new-run"),
 ])
 st.sidebar.caption("PruneScope · why a pruning method keeps the weights it keeps")
 pages.run()  # each page draws the sidebar run picker (ui.common.run_picker) first

@@ -1,9 +1,10 @@
-"""Command line: python -m pruning {run, sweep, list, show, export, demo, methods, bundle, import, report}.
+"""Command line: python -m pruning {run, sweep, list, show, export, demo, methods, bundle, import, report, worker}.
 
 Exit codes: 0 done, 1 the run failed while computing, 2 bad input (nothing written).
 """
 
 import argparse
+import contextlib
 import json
 import sys
 
@@ -16,6 +17,7 @@ from analysis.tables import final_metrics
 from .config import ConfigError, load_config
 from .devices import DEVICE_CHOICES
 from .methods import METHODS
+from .progress import ProgressFile
 
 
 def _run(args) -> int:
@@ -26,16 +28,35 @@ def _run(args) -> int:
         if getattr(args, flag) is not None:
             overrides.append(f"{key}={json.dumps(getattr(args, flag))}")
     config = load_config(args.config, overrides)
-    path = execute(config, args.runs, device=args.device, checkpoint_every=args.checkpoint_every, resume=args.resume)
+    progress = ProgressFile(args.progress) if args.progress else None
+    with _reported(progress):
+        path = execute(config, args.runs, on_progress=progress, device=args.device,
+                       checkpoint_every=args.checkpoint_every, resume=args.resume)
     print(path)
     return 0
+
+
+@contextlib.contextmanager
+def _reported(progress: ProgressFile | None):
+    """Record in the progress file how the command ended."""
+    try:
+        yield
+    except BaseException as error:
+        if progress is not None:
+            progress.end("failed", error=f"{type(error).__name__}: {error}")
+        raise
+    if progress is not None:
+        progress.end("done")
 
 
 def _sweep(args) -> int:
     from .sweep import load_sweep, run_sweep, shard
 
-    sweep = run_sweep(load_sweep(args.config, args.set), args.runs, args.device, shard(args.shard),
-                      args.checkpoint_every, args.resume)
+    study = load_sweep(args.config, args.set)
+    progress = ProgressFile(args.progress) if args.progress else None
+    with _reported(progress):
+        sweep = run_sweep(study, args.runs, args.device, shard(args.shard), args.checkpoint_every, args.resume,
+                          progress)
     print(f"study {sweep.study}: {len(sweep.configs) - len(sweep.failed)} of {len(sweep.configs)} runs done"
           + (f" (shard {args.shard})" if args.shard else ""))
     for run_id, error in sweep.failed:
@@ -47,6 +68,13 @@ def _demo(args) -> int:
     from .demo import run_demo
 
     run_demo(args.runs, args.device)
+    return 0
+
+
+def _worker(args) -> int:
+    from analysis.jobs import work
+
+    print(f"{work(runs_root(args.runs))} jobs run")
     return 0
 
 
@@ -187,7 +215,8 @@ def parser() -> argparse.ArgumentParser:
                        help="run only share I of N (0 <= I < N) of the study's runs, e.g. one per Slurm array task "
                             "or GPU; shards share the runs folder")
     sweep.set_defaults(handler=_sweep)
-    for name, handler, text in (("list", _list, "list runs"), ("demo", _demo, "compute the demo")):
+    for name, handler, text in (("list", _list, "list runs"), ("demo", _demo, "compute the demo"),
+                                ("worker", _worker, "run the dashboard's queued jobs (runs/.jobs) one at a time")):
         sub.add_parser(name, help=text).set_defaults(handler=handler)
     bundle = sub.add_parser("bundle", help="write a study's finished runs as a light zip (no masks or weights)")
     bundle.add_argument("study")
@@ -221,6 +250,7 @@ def parser() -> argparse.ArgumentParser:
                                   "(default 50; 0: never)")
         command.add_argument("--resume", action="store_true",
                              help="continue killed runs from their last checkpoint (same thread count: exact)")
+        command.add_argument("--progress", metavar="FILE", help="also report progress to this JSON file")
     for command in (run, sweep, sub.choices["demo"]):
         command.add_argument("--device", default="cpu",
                              help=f"where to compute: {DEVICE_CHOICES} (default cpu: bit-reproducible; "

@@ -5,9 +5,7 @@ Progress goes to the terminal (tqdm) and to runs/.demo.json, which the dashboard
 Runs already done are found by their run_id and skipped, so an interrupted demo resumes.
 """
 
-import json
 import os
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,7 +15,8 @@ from analysis.demo import STATUS_FILE, demo_status
 from analysis.store import runs_root
 
 from .config import RunConfig, load_config
-from .runner import execute
+from .progress import ProgressFile
+from .runner import execute, run_title
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 DEMO_CONFIG = CONFIGS / "demo.toml"
@@ -39,38 +38,23 @@ def demo_configs() -> list[RunConfig]:
     return [base.dense_config(), *pruned, load_config(SPP_CONFIG), *noise]
 
 
-def _write_status(path: Path, **status) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"pid": os.getpid(), "updated": time.time(), **status}))
-    tmp.replace(path)
-
-
 def run_demo(root: str | Path | None = None, device: str = "cpu") -> list[Path]:
     """Compute (or find) every demo run on `device`; returns their directories."""
     root = runs_root(root)
     root.mkdir(parents=True, exist_ok=True)
-    status_path = root / STATUS_FILE
     current = demo_status(root)
     if current and current["state"] == "running" and current.get("pid") != os.getpid():
         print(f"the demo is already being computed (pid {current['pid']}); see {root}/.demo.json")
         return []
     configs = demo_configs()
+    progress = ProgressFile(root / STATUS_FILE, runs=len(configs))
     done: list[Path] = []
-    state = {"state": "running", "runs": len(configs), "run": 0, "stage": "loading", "step": 0,
-             "steps": 0}
-
-    def progress(stage: str, step: int, steps: int) -> None:
-        state.update(stage=stage, step=step, steps=steps)
-        _write_status(status_path, **state)
-
     try:
         for index, config in enumerate(tqdm(configs, desc="demo runs", unit="run")):
-            where = "path" if config.sparsity is None else f"{config.sparsity:.0%}"
-            state.update(run=index, stage=f"{config.label} {where}", step=0, steps=0)
-            _write_status(status_path, **state)
+            progress.next_run(index, len(configs), run_title(config))
             done.append(execute(config, root, on_progress=progress, device=device))
     except BaseException as error:
-        _write_status(status_path, **{**state, "state": "failed", "error": repr(error)})
+        progress.end("failed", error=repr(error))
         raise
-    _write_status(status_path, **{**state, "state": "done", "run": len(configs)})
+    progress.end("done", run=len(configs))
     return done

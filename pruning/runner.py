@@ -42,8 +42,8 @@ from .structured import structured_blocks
 from .structured_methods import STRUCTURED_METHODS
 from .train import endless_batches, evaluate, finetune
 
-Progress = Callable[[str, int, int], None]
-"""on_progress(stage, done, total)"""
+Progress = Callable[..., None]
+"""on_progress(stage, done, total, loss=None): loss is the training loss of fine-tuning steps"""
 
 
 def cache_dir() -> Path:
@@ -304,7 +304,7 @@ def _compute(prepared: Prepared, writer: RunWriter, on_progress: Progress | None
             model, prepared.encoded["train"], train_config, config.seed,
             evaluate_fn=lambda m: evaluate(m, val), description=stage,
             callbacks=(*([callback] if callback else []), noise),
-            on_progress=(lambda done, total: on_progress(stage, done, total)) if on_progress else None,
+            on_progress=(lambda done, total, loss: on_progress(stage, done, total, loss)) if on_progress else None,
             checkpoint=checkpoints.stage("fine-tune") if checkpoints else None,
         )
     for step, metrics in history.evaluations:
@@ -365,6 +365,11 @@ def _check_model_fits(config: RunConfig) -> None:
     if others:
         raise ConfigError(f"prune.method: {config.prune.method} reads the inputs of linear layers; "
                           f"{config.model.name} prunes {', '.join(others)} layers")
+
+
+def run_title(config: RunConfig) -> str:
+    """A run as progress shows it: its label and sparsity ("path" for a structured run)."""
+    return f"{config.label} {'path' if config.sparsity is None else f'{config.sparsity:.0%}'}"
 
 
 def _found(config: RunConfig, target: Path) -> bool:

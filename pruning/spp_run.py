@@ -119,7 +119,7 @@ def compute_spp(prepared, writer: RunWriter, on_progress=None, checkpoints: Chec
                                     Path(exports) if prepared.device.type == "cpu" else None)
             torch.manual_seed(config.seed)
             stage = f"recover {spp.method} {sparsity:.0%}"
-            progress = (lambda done, total, s=stage: on_progress(s, done, total)) if on_progress else None
+            progress = (lambda done, total, loss, s=stage: on_progress(s, done, total, loss)) if on_progress else None
             with clock.stage("recover"):
                 finetune(small, train, config.finetune, config.seed, description=stage, on_progress=progress,
                          checkpoint=checkpoints.stage(f"recover-{sparsity:g}") if checkpoints else None)

@@ -28,6 +28,7 @@ from .config import ConfigError, RunConfig, config_from_dict, read_toml
 from .devices import resolve_device
 from .distributed import is_writer
 from .methods import variants
+from .progress import ProgressFile
 from .structured_methods import STRUCTURED_METHODS
 
 SWEEP_FIELDS = ("study", "methods", "sparsities", "seeds")
@@ -100,13 +101,14 @@ def shard(text: str | None) -> tuple[int, int]:
 
 
 def run_sweep(sweep: Sweep, root: str | Path | None = None, device: str = "cpu",
-              part: tuple[int, int] = (0, 1), checkpoint_every: int = 0, resume: bool = False) -> Sweep:
+              part: tuple[int, int] = (0, 1), checkpoint_every: int = 0, resume: bool = False,
+              progress: ProgressFile | None = None) -> Sweep:
     """Record the study, then execute its runs in order on `device` (execute returns a done run
     as it is); a run that fails is noted in `sweep.failed` and the sweep goes on. `part` = (I, N)
     runs every N-th run from the I-th: N processes with I = 0..N-1 share a study, the run lock
     making one of them compute a dense run the others need while they wait. `checkpoint_every`
-    and `resume`: as execute's, for every run."""
-    from .runner import execute
+    and `resume`: as execute's, for every run; `progress` hears of every run and step."""
+    from .runner import execute, run_title
 
     resolve_device(device)  # a bad device fails here, before the study is recorded
     root = runs_root(root)
@@ -116,11 +118,13 @@ def run_sweep(sweep: Sweep, root: str | Path | None = None, device: str = "cpu",
     index, count = part
     sweep.configs = sweep.configs[index::count]
     bar = tqdm(sweep.configs, desc=f"sweep {sweep.study}", unit="run", dynamic_ncols=True)
-    for config in bar:
-        where = "path" if config.sparsity is None else f"{config.sparsity:.0%}"
-        bar.set_postfix_str(f"{config.label} {where} seed {config.seed}")
+    for index, config in enumerate(bar):
+        bar.set_postfix_str(f"{run_title(config)} seed {config.seed}")
+        if progress is not None:
+            progress.next_run(index, len(sweep.configs), f"{run_title(config)} seed {config.seed}")
         try:
-            execute(config, root, device=device, checkpoint_every=checkpoint_every, resume=resume)
+            execute(config, root, on_progress=progress, device=device, checkpoint_every=checkpoint_every,
+                    resume=resume)
         except ConfigError:
             raise
         except Exception as error:

@@ -42,7 +42,7 @@ class TrainConfig:
     batch_size: int = 32
     weight_decay: float = 0.01
     warmup: float = 0.1
-    decay: str = "linear"
+    decay: str = field(default="linear", metadata={"choices": DECAYS})
     eval_every: int = 0
     max_grad_norm: float = 1.0
 
@@ -133,10 +133,11 @@ def finetune(
     evaluate_fn: Callable[[nn.Module], dict[str, float]] | None = None,
     callbacks: tuple[Callback, ...] = (),
     description: str = "fine-tune",
-    on_progress: Callable[[int, int], None] | None = None,
+    on_progress: Callable[[int, int, float], None] | None = None,
     checkpoint: Checkpoint | None = None,
 ) -> History:
     """Fine-tune `model` in place for `config.steps` steps; masks already applied stay enforced.
+    `on_progress(done, total, loss)` after every step.
     With `checkpoint`, continue from its last save and save every `checkpoint.every` steps."""
     history = History()
     decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() >= 2]
@@ -187,7 +188,7 @@ def finetune(
         done = step + 1
         bar.set_postfix(loss=f"{state.loss:.3f}")
         if on_progress is not None:
-            on_progress(done, config.steps)
+            on_progress(done, config.steps, state.loss)
         is_eval_step = config.eval_every and done % config.eval_every == 0
         if evaluate_fn is not None and (is_eval_step or done == config.steps):
             history.evaluations.append((done, evaluate_fn(model)))

@@ -133,3 +133,29 @@ def test_a_box_selection_on_sentinels_breaks_the_weights_down(server, browser):
     breakdown.first.wait_for(state="attached", timeout=30_000)
     assert tab.locator('[data-testid="stException"]').count() == 0
     tab.close()
+
+
+def test_new_run_page_checks_the_form_and_runs_the_job(server, browser):
+    """A bad value is refused with the CLI's message and queues nothing; the smoke config queues
+    a job that the worker runs (its runs are already in the folder, so it finishes at once)."""
+    tab = browser.new_page(viewport={"width": 1400, "height": 1000})
+    tab.goto(f"{server}/new-run?config=configs/smoke.toml", wait_until="domcontentloaded")
+    queue = tab.get_by_role("button", name="Queue")
+    queue.wait_for(timeout=120_000)
+    sparsity = tab.get_by_label("sparsity", exact=True)
+    sparsity.fill("1.5")
+    sparsity.press("Enter")
+    tab.wait_for_timeout(1500)
+    queue.click()
+    error = tab.locator('[data-testid="stAlertContentError"]')
+    error.first.wait_for(timeout=30_000)
+    assert "prune.sparsity: 1.5 is not allowed; must be in [0, 1)" in error.first.text_content()
+    assert tab.get_by_text("No jobs yet").count() == 1
+    sparsity.fill("0.5")
+    sparsity.press("Enter")
+    tab.wait_for_timeout(1500)
+    queue.click()
+    tab.locator('[class*="st-key-job-"]', has_text="done").first.wait_for(timeout=180_000)
+    assert tab.locator('[data-testid="stException"]').count() == 0
+    tab.screenshot(path=str(ROOT / "screenshots" / "new-run.png"), full_page=True)
+    tab.close()

@@ -57,7 +57,7 @@ def assert_identical(resumed: Path, straight: Path) -> None:
 
 
 def stop_at(stage_prefix: str, step: int):
-    def progress(stage: str, done: int, total: int) -> None:
+    def progress(stage: str, done: int, total: int, loss: float | None = None) -> None:
         if stage.startswith(stage_prefix) and done == step:
             raise Stop
 

@@ -16,7 +16,7 @@ entry spent with Γ ≠ 0. Masks sit where structured.py puts them in both varia
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 import torch
@@ -39,7 +39,7 @@ class SPPSettings:
     an idle entry's M decays by e⁻¹ every 50 steps and its Z stays below λ = 1/κ, while entries
     the loss defends (M ≈ −ν·∂L/∂M) join over steps 40-200."""
 
-    variant: str = "paper"
+    variant: str = field(default="paper", metadata={"choices": VARIANTS})
     steps: int = 200
     alpha: float = 5.0
     nu: float = 250.0
