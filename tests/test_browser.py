@@ -159,3 +159,20 @@ def test_new_run_page_checks_the_form_and_runs_the_job(server, browser):
     assert tab.locator('[data-testid="stException"]').count() == 0
     tab.screenshot(path=str(ROOT / "screenshots" / "new-run.png"), full_page=True)
     tab.close()
+
+
+def test_a_chart_downloads_the_data_it_draws_and_a_standalone_figure(server, browser):
+    tab = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    tab.goto(f"{server}/compare", wait_until="domcontentloaded")
+    tab.locator('[data-testid="stPlotlyChart"] .main-svg').first.wait_for(state="visible", timeout=60_000)
+    files = {}
+    for label in ("Data (CSV)", "Figure (HTML)"):
+        tab.locator('[data-testid="stPopover"] button').first.click()
+        with tab.expect_download(timeout=30_000) as download:
+            tab.get_by_role("button", name=label).first.click()
+        files[label] = download.value.path().read_text()
+        tab.keyboard.press("Escape")
+    header, *rows = files["Data (CSV)"].splitlines()
+    assert header.startswith("trace,type,x,y") and {"magnitude", "random"} <= {r.split(",")[0] for r in rows}
+    assert '"format": "svg"' in files["Figure (HTML)"] and "plotly" in files["Figure (HTML)"][:5000].lower()
+    tab.close()

@@ -50,3 +50,18 @@ def test_heatmap_orders_blocks_then_pooler_and_roles_canonically():
     assert list(heat.y) == ["layer 0", "layer 1", "after blocks"] and list(heat.x) == ["query", "ffn in", "pooler"]
     assert heat.text[0][0] == "50.0%" and heat.text[2][0] == ""
     assert (heat.zmin, heat.zmax) == (0, 1)
+
+
+def test_figure_table_has_a_row_per_point_and_per_heatmap_cell():
+    import plotly.graph_objects as go
+
+    from analysis.export import figure_table
+
+    fig = go.Figure([go.Scatter(x=[0.5, 0.7], y=[0.9, 0.8], name="SNIP", customdata=[[1, "a"], [2, "b"]]),
+                     go.Heatmap(z=[[1, 2, 3], [4, 5, 6]], x=["q", "k", "v"], y=["layer 0", "layer 1"], name="kept")])
+    table = figure_table(fig)
+    assert list(table.columns) == ["trace", "type", "x", "y", "z", "customdata"]
+    snip = table[table["trace"] == "SNIP"]
+    assert snip["y"].tolist() == [0.9, 0.8] and snip["customdata"].tolist() == ["[1, 'a']", "[2, 'b']"]
+    cells = table[table["trace"] == "kept"]
+    assert len(cells) == 6 and cells.set_index(["y", "x"]).loc[("layer 1", "k"), "z"] == 5

@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from analysis.demo import demo_status, launch_demo, progress_fraction
+from analysis.export import figure_html, figure_table
 from analysis.solution_path import SolutionPath
 from analysis.store import Run, has_table, list_runs, load_table, runs_root
 from analysis.tables import final_metrics
@@ -143,3 +144,26 @@ def page_with_run(title: str) -> Run:
         empty_state()
         st.stop()
     return run
+
+
+def _parquet(frame: pd.DataFrame) -> bytes:
+    mixed = [c for c in frame if frame[c].dtype == object]  # parquet wants one type per column
+    return frame.astype({c: str for c in mixed}).to_parquet(index=False)
+
+
+def figure(fig, name: str, container=None, **kwargs):
+    """The chart (its camera saves PNG at 2x) and a Download menu: the data it draws as CSV and
+    parquet, and the figure as standalone HTML (whose camera saves SVG). `name`: the files'
+    name, unique on the page. Returns what st.plotly_chart returns (a selection, with on_select)."""
+    container = container or st
+    shown = container.plotly_chart(fig, width="stretch", key=kwargs.pop("key", f"chart-{name}"), config={
+        "toImageButtonOptions": {"format": "png", "scale": 2, "filename": name}}, **kwargs)
+    with container.popover("Download", icon=":material/download:"):
+        st.caption("PNG at 2x: the camera above the chart. SVG: the camera of the HTML file.")
+        for label, data, suffix, mime in (
+                ("Data (CSV)", lambda: figure_table(fig).to_csv(index=False), "csv", "text/csv"),
+                ("Data (parquet)", lambda: _parquet(figure_table(fig)), "parquet", "application/octet-stream"),
+                ("Figure (HTML)", lambda: figure_html(fig, name), "html", "text/html")):
+            st.download_button(label, data, f"{name}.{suffix}", mime, key=f"download-{name}-{suffix}",
+                               on_click="ignore")
+    return shown

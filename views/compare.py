@@ -12,7 +12,7 @@ from analysis.noise_figures import kept_vs_pruned
 from analysis.paired import against, curve_area, paired_grid
 from analysis.store import has_table
 from analysis.tables import final_metrics, train_loss
-from ui.common import empty_state, table, url_multiselect, url_selectbox
+from ui.common import empty_state, figure, table, url_multiselect, url_selectbox
 from ui.compare_data import agreement, correlation, magnitude_profile, scope_runs, scopes
 
 st.title("Compare methods")
@@ -35,12 +35,12 @@ if shipped:
             f"from a bundle (no masks or scores travel with them). Recompute them with "
             f"`{shipped[0].shipped['command']}`.")
 
-st.plotly_chart(accuracy_bands(frame, metric), width="stretch")
+figure(accuracy_bands(frame, metric), "accuracy-bands")
 st.caption("Lines: mean over seeds; bands: ± one standard deviation; dashed: the dense model. Every method "
            "pruned the same dense model, read the same batches and had the same fine-tuning budget.")
 
 st.subheader("Accuracy against weights kept")
-st.plotly_chart(pareto_view(frame, metric), width="stretch")
+figure(pareto_view(frame, metric), "pareto-view")
 st.caption("Unstructured masks keep the dense matrix shapes, so CPU latency does not change with them; the "
            "x-axis is the number of prunable weights kept.")
 
@@ -64,13 +64,11 @@ allocation, sizes, agreeing, losses, after, noise = st.tabs([
     "Per-layer allocation", "Pruned by size", "Mask and score agreement", "Training loss",
     "Gradient noise after pruning", "Noise before pruning"])
 with allocation:
-    st.plotly_chart(allocation_multiples({name: table(run, "layers") for name, run in at.items()}),
-                    width="stretch")
+    figure(allocation_multiples({name: table(run, "layers") for name, run in at.items()}), "allocation-multiples")
 with sizes:
     profiles = {name: magnitude_profile(str(run.path)) for name, run in at.items()}
     profiles = {name: profile for name, profile in profiles.items() if profile is not None}
-    st.plotly_chart(pruned_by_size(profiles, {name: run.color for name, run in at.items()}, sparsity),
-                    width="stretch")
+    figure(pruned_by_size(profiles, {name: run.color for name, run in at.items()}, sparsity), "pruned-by-size")
     st.caption("Every prunable weight binned by the percentile of its |θ| among the dense weights of its own matrix, "
                "and the share of each bin the method pruned. Magnitude pruning prunes the low bins only; a method "
                "that prunes many of the largest 1% removes the outlier weights transformers rely on most.")
@@ -80,8 +78,9 @@ with agreeing:
         st.info("Agreement needs the masks and scores of at least two runs; shipped runs carry none.")
     else:
         a, b = st.columns(2)
-        a.plotly_chart(agreement_matrix(agreement(with_masks), "Jaccard of kept weights"), width="stretch")
-        b.plotly_chart(agreement_matrix(correlation(with_masks), "Spearman of scores", zmin=-1.0), width="stretch")
+        figure(agreement_matrix(agreement(with_masks), "Jaccard of kept weights"), "kept-weights-jaccard", container=a)
+        figure(agreement_matrix(correlation(with_masks), "Spearman of scores", zmin=-1.0), "scores-spearman",
+               container=b)
     st.caption("Jaccard = |A ∩ B| / |A ∪ B| over all prunable weights. Spearman is taken within each weight "
                "matrix on the same 2,000 sampled weights, then averaged weighted by matrix size; for gradual "
                "methods it compares the scores at the end of fine-tuning.")
@@ -89,22 +88,22 @@ with losses:
     train = {name: train_loss(table(run, "metrics")) for name, run in at.items()}
     windows = {name: run.manifest["budget"]["prune_window"] for name, run in at.items()
                if "prune_window" in run.manifest.get("budget", {})}
-    st.plotly_chart(training_loss(train, {name: run.color for name, run in at.items()}, windows), width="stretch")
+    figure(training_loss(train, {name: run.color for name, run in at.items()}, windows), "training-loss")
     st.caption("The loss of each run's fine-tuning after pruning (one-shot and iterative methods) or while pruning "
                "(gradual methods; shaded: the steps they prune over, where recorded). A loss that jumps to ln 2 = "
                "0.693 on two classes is a model that predicts one class.")
 with after:
     tuned = {name: table(run, "finetune_rgv") for name, run in at.items() if has_table(run, "finetune_rgv")}
     colors = {name: run.color for name, run in at.items()}
-    st.plotly_chart(rgv_first_steps(tuned, colors), width="stretch")
-    st.plotly_chart(rgv_distribution(tuned, colors), width="stretch")
+    figure(rgv_first_steps(tuned, colors), "rgv-first-steps")
+    figure(rgv_distribution(tuned, colors), "rgv-distribution")
     st.caption("The SEVEN paper's Fig. 2 and 5 as we measure them: the RGV of each pruned model's gradients on the "
                "weights it kept, step after step of its recovery fine-tuning (gradual methods: of the fine-tuning "
                "they prune during). The paper's claim: after SNIP, GraSP and FORCE it jumps; after SEVEN it stays "
                "steady.")
 with noise:
     probed = {name: table(run, "rgv") for name, run in at.items() if has_table(run, "rgv")}
-    st.plotly_chart(kept_vs_pruned(probed), width="stretch")
+    figure(kept_vs_pruned(probed), "kept-vs-pruned")
     st.caption("Before pruning: the RGV of each method's kept and pruned weights at the dense weights they were "
                "pruned from, one point per probe step.")
 

@@ -11,7 +11,7 @@ from analysis.noise_figures import (
     rgv_over_steps,
     variation_histogram,
 )
-from ui.common import page_with_run, runs_with, table
+from ui.common import figure, page_with_run, runs_with, table
 
 run = page_with_run("Gradient noise")
 tuned = runs_with("finetune_rgv")
@@ -34,10 +34,10 @@ with after:
                             key="after_runs")
     rgv_by_run = {label: table(tuned[label], "finetune_rgv") for label in chosen}
     colors = {label: tuned[label].color for label in chosen}
-    st.plotly_chart(rgv_first_steps(rgv_by_run, colors), width="stretch")
+    figure(rgv_first_steps(rgv_by_run, colors), "rgv-first-steps")
     st.caption("Whole-model RGV of the kept weights over the fine-tuning steps after pruning (for a gradual "
                "method: the steps it prunes during). A method that keeps sentinels should start and stay lower.")
-    st.plotly_chart(rgv_distribution(rgv_by_run, colors), width="stretch")
+    figure(rgv_distribution(rgv_by_run, colors), "rgv-distribution")
     st.caption("Each box: every layer × module's RGV at every fine-tuning step of that run.")
 with before:
     if not probed:
@@ -49,14 +49,14 @@ with before:
                                   default=[run.label] if run.label in probed else labels[:1], key="noise_runs")
         subset = right.radio("Weights", ["all", "kept", "pruned"], horizontal=True, key="noise_subset")
         probe_by_run = {label: table(probed[label], "rgv") for label in chosen}
-        st.plotly_chart(rgv_distributions(probe_by_run, subset), width="stretch")
+        figure(rgv_distributions(probe_by_run, subset), "rgv-distributions")
         focus = probed.get(run.label) or probed[chosen[0] if chosen else labels[0]]
         st.markdown(f"**{focus.label}**: RGV per module type over probe steps (all layers pooled)")
-        st.plotly_chart(rgv_over_steps(table(focus, "rgv")), width="stretch")
+        figure(rgv_over_steps(table(focus, "rgv")), "rgv-over-steps")
         st.markdown("RGV of the weights each run keeps and of those it prunes (one point per probe step)")
-        st.plotly_chart(kept_vs_pruned(probe_by_run), width="stretch")
+        figure(kept_vs_pruned(probe_by_run), "kept-vs-pruned")
         st.markdown("Per weight: the element-wise variation |g_t − g_{t−1}| / |g_{t−1}|")
-        st.plotly_chart(variation_histogram(table(focus, "histograms")), width="stretch")
+        figure(variation_histogram(table(focus, "histograms")), "variation-histogram")
 with scale:
     scaled = runs_with("noise_scale")
     if run.label not in scaled:
@@ -64,7 +64,7 @@ with scale:
     else:
         value = st.radio("Measure", ["b_simple", "snr"], horizontal=True, key="noise_measure",
                          format_func={"b_simple": "noise scale B_simple", "snr": "gradient SNR"}.get)
-        st.plotly_chart(noise_scale_bars(table(run, "noise_scale"), value), width="stretch")
+        figure(noise_scale_bars(table(run, "noise_scale"), value), "noise-scale-bars")
         st.caption("From the running sums of g and g² over N batches of size B (McCandlish et al. 2018): "
                    "tr(Σ) = Σ unbiased variances of the batch gradient, ‖G‖² = ‖mean g‖² − tr(Σ)/N, SNR = ‖G‖²/tr(Σ), "
                    "B_simple = B / SNR: the batch size beyond which larger batches stop paying off. Before pruning "
@@ -77,4 +77,4 @@ with versus:
                 "both, or run `python -m pruning run configs/fashion_noise.toml` and the same with "
                 "`--set model.name='\"small-cnn\"'`.")
     else:
-        st.plotly_chart(rgv_by_model({label: table(r, "rgv") for label, r in images.items()}), width="stretch")
+        figure(rgv_by_model({label: table(r, "rgv") for label, r in images.items()}), "rgv-by-model")

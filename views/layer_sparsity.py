@@ -5,7 +5,7 @@ import streamlit as st
 from analysis.figures import layer_sparsity_heatmap
 from analysis.labels import ROLE_LABELS, layer_label
 from analysis.tables import layer_share
-from ui.common import page_with_run, runs, table
+from ui.common import figure, page_with_run, runs, table
 
 run = page_with_run("Layer sparsity")
 
@@ -15,7 +15,7 @@ a, b, c = st.columns(3)
 a.metric("Method · seed", f"{run.method} · {run.manifest['seed']}")
 b.metric("Sparsity of prunable weights", f"{1 - kept / total:.1%}")
 c.metric("Weights kept", f"{kept / 1e6:.2f}M of {total / 1e6:.2f}M" if total > 1e5 else f"{kept:,} of {total:,}")
-st.plotly_chart(layer_sparsity_heatmap(layers, title=run.label), width="stretch")
+figure(layer_sparsity_heatmap(layers, title=run.label), "layer-sparsity-heatmap")
 
 config = run.manifest["config"]
 rule = config["model"].get("pooler")
@@ -47,8 +47,8 @@ if run.manifest.get("rewrites_weights") and "kept_change" in layers:
     st.caption(f"{run.method} rewrites the weights it keeps: each removal is compensated on the weights of the "
                "row not yet processed (the OBS update). Per matrix ‖(W′ − W) ⊙ M‖ / ‖W ⊙ M‖ over the kept entries "
                "M, right after pruning and before recovery fine-tuning; score-and-mask methods leave it 0.")
-    st.plotly_chart(layer_sparsity_heatmap(layers, value="kept_change", label="relative change",
-                                           colorscale="Oranges"), width="stretch")
+    figure(layer_sparsity_heatmap(layers, value="kept_change", label="relative change", colorscale="Oranges"),
+           "kept-weights-moved")
 
 details = layers.assign(
     layer=layers["layer"].map(layer_label), module=layers["module"].map(ROLE_LABELS),

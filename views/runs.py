@@ -3,7 +3,7 @@
 import streamlit as st
 
 from analysis.figures import METRIC_LABELS, accuracy_bands
-from ui.common import demo_progress, empty_state, run_picker, runs_table, url_multiselect, url_selectbox
+from ui.common import demo_progress, empty_state, figure, run_picker, runs_table, url_multiselect, url_selectbox
 
 st.title("Runs")
 run_picker()
@@ -30,7 +30,7 @@ label = url_selectbox(right, "Metric", list(METRIC_LABELS.values()), key="metric
 metric = next(key for key, text in METRIC_LABELS.items() if text == label)
 scope = scope[scope["method"].isin(chosen)]
 
-st.plotly_chart(accuracy_bands(scope, metric), width="stretch")
+figure(accuracy_bands(scope, metric), "accuracy-bands")
 st.caption("Each point is the mean over seeds (band: ± one standard deviation when there are several); "
            "the dashed line is the dense model. Pick a run in the sidebar to see where it pruned.")
 st.dataframe(

@@ -5,7 +5,7 @@ import streamlit as st
 
 from analysis.noise import classify, kept_shares
 from analysis.noise_figures import selected_rows, selection_breakdown, sentinel_scatter, sentinel_shares
-from ui.common import page_with_run, runs_with, table
+from ui.common import figure, page_with_run, runs_with, table
 
 run = page_with_run("Sentinels")
 probed = runs_with("sample")
@@ -26,10 +26,10 @@ threshold = right.slider("log10 saliency threshold", float(log_saliency.min()), 
                          float(log_saliency.quantile(0.5)), key="saliency_threshold") if custom else None
 classes = classify(sample, snr_threshold, threshold)
 
-event = st.plotly_chart(sentinel_scatter(sample, classes, snr_threshold), width="stretch", on_select="rerun",
-                        selection_mode="box", key="sentinel_scatter")
+event = figure(sentinel_scatter(sample, classes, snr_threshold), "sentinel-scatter", on_select="rerun",
+               selection_mode="box", key="sentinel_scatter")
 points = event.selection.points if event and event.selection else []
-st.plotly_chart(selection_breakdown(selected_rows(points, sample, classes), classes), width="stretch")
+figure(selection_breakdown(selected_rows(points, sample, classes), classes), "selection-breakdown")
 
 st.subheader("Share of sentinels each method keeps")
 pruned = {label: r for label, r in runs_with("sentinels").items() if r.manifest["sparsity"] > 0}
@@ -40,5 +40,5 @@ st.caption("Counts from the probe at its recorded SNR threshold (`probe.snr_thre
 for label in chosen:
     st.markdown(f"**{label}**")
     chosen_run = pruned[label]
-    st.plotly_chart(sentinel_shares(kept_shares(table(chosen_run, "sentinels"), chosen_run.method), chosen_run.color),
-                    width="stretch")
+    figure(sentinel_shares(kept_shares(table(chosen_run, "sentinels"), chosen_run.method), chosen_run.color),
+           "sentinel-shares")

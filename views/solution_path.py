@@ -16,7 +16,7 @@ from analysis.path_figures import (
 )
 from analysis.store import has_table
 from analysis.structured_compare import searched
-from ui.common import run_picker, solution_path, table
+from ui.common import figure, run_picker, solution_path, table
 
 st.title("Solution path")
 run = run_picker(method="spp", only=searched)
@@ -57,7 +57,7 @@ for column, sparsity in zip(st.columns(3), (0.3, 0.5, 0.7), strict=True):
     column.metric(f"Accuracy at {sparsity:.0%}", " → ".join(shown) or "–",
                   help="read-off without recovery → after recovery fine-tuning")
 
-st.plotly_chart(_explorer(str(run.path), budget, metrics, path), width="stretch")
+figure(_explorer(str(run.path), budget, metrics, path), "solution-path")
 st.caption(f"Drag the slider under the chart to read the path off at another sparsity (budget `{budget}`): the "
            "sub-network keeps entries in the order they joined the path. (a) ‖Γ‖₂ of each block's QK, VO and FFN "
            "mask along the search; the dashed line is the step by which every kept entry had joined. (b) kept "
@@ -70,7 +70,7 @@ if len(path.grad_abs):
     ratio = first_dropped_ratio(path)
     st.metric("Gradient of the first 5% dropped, over the median entry", f"{ratio:.1f}×",
               help="median mean-|∂L/∂M| of the entries a 5% read-off removes, over the median of all entries")
-    st.plotly_chart(order_diagnosis(path), width="stretch")
+    figure(order_diagnosis(path), "order-diagnosis")
     st.caption(f"Every entry's mean |∂L/∂M| over the search against the sparsity from which this run's order "
                f"({path.hparams.get('order', 'path')}) removes it. The paper's order ranks joined entries by join "
                "step and the rest by |Z|, which follows the sign and mean of ∂L/∂M; at a fine-tuned model those are "

@@ -17,7 +17,7 @@ from analysis.structured_compare import (
     subnetwork_costs,
 )
 from analysis.structured_figures import cost_view, latency_view
-from ui.common import runs, solution_path, url_multiselect, url_selectbox
+from ui.common import figure, runs, solution_path, url_multiselect, url_selectbox
 
 st.title("Structured comparison")
 found = structured_runs(runs())
@@ -41,8 +41,8 @@ st.subheader("Accuracy against structured sparsity")
 left, right = st.columns(2)
 for column, phase in ((left, "no recovery"), (right, "recovered")):
     column.markdown(f"**{phase}**")
-    column.plotly_chart(accuracy_bands(accuracy[accuracy["phase"] == phase], x_title="structured sparsity (%)"),
-                        width="stretch", key=f"bands_{phase}")
+    figure(accuracy_bands(accuracy[accuracy["phase"] == phase], x_title="structured sparsity (%)"),
+           f"accuracy-{phase.replace(' ', '-')}", container=column)
 st.caption("Share of the structured parameters (QK and VO inner dimensions, FFN neurons, each weighted by what it "
            "controls) removed. Lines: mean over seeds; bands: ± one standard deviation; dashed: the dense model. "
            "Left: the read-off as it is; right: after the same recovery fine-tuning. A per-target method (the "
@@ -50,7 +50,7 @@ st.caption("Share of the structured parameters (QK and VO inner dimensions, FFN 
 
 st.subheader("Accuracy against measured latency")
 latency = latency_rows(in_scope)
-st.plotly_chart(latency_view(latency), width="stretch")
+figure(latency_view(latency), "latency-view")
 st.caption("Recovered accuracy against the median latency of one batch: the compressed model in PyTorch (filled) "
            "and exported to ONNX in onnxruntime (open), and the masked model, which keeps the dense shapes (x); "
            "dotted: the dense model in each runtime.")
@@ -65,16 +65,16 @@ at = {r.method: r for r in in_scope if r.manifest["seed"] == seed and (
     not r.manifest.get("per_target") or abs(r.manifest["config"]["spp"]["target"] - sparsity) < 1e-9)}
 paths = {m: solution_path(at[m]) for m in method_order(at)}
 budgets = {m: at[m].manifest["config"]["spp"]["budget"] for m in paths}
-st.plotly_chart(heatmap_multiples({m: kept_shares(p, sparsity, budgets[m]) for m, p in paths.items()},
-                                  "kept", "Greens"), width="stretch")
-st.plotly_chart(agreement_matrix(mask_agreement({m: kept_entries(p, sparsity, budgets[m]) for m, p in paths.items()}),
-                                 "Jaccard of the kept entries"), width="stretch")
+figure(heatmap_multiples({m: kept_shares(p, sparsity, budgets[m]) for m, p in paths.items()}, "kept", "Greens"),
+       "kept-shares")
+figure(agreement_matrix(mask_agreement({m: kept_entries(p, sparsity, budgets[m]) for m, p in paths.items()}),
+                        "Jaccard of the kept entries"), "kept-entries-jaccard")
 st.caption("Top: share of each block's QK dims, VO dims and FFN neurons kept at this sparsity. Bottom: Jaccard "
            "|A ∩ B| / |A ∪ B| of the kept entries of every pair of methods (the same dense model and seed).")
 
 st.subheader("What K sub-networks cost (the SPP paper's Fig. 1, measured)")
 costs = subnetwork_costs(in_scope)
-st.plotly_chart(cost_view(costs), width="stretch")
+figure(cost_view(costs), "cost-view")
 if not costs.empty:
     st.dataframe(costs.pivot(index="method", columns="subnetworks", values="seconds").round(1)
                  .rename(columns=lambda k: f"{k} sub-networks (s)"), width="stretch")
