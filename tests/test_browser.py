@@ -21,7 +21,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PAGES = {  # a deep link first: a fresh server's first request must already use st.navigation
-    "layer-sparsity": "layer-sparsity", "runs": "", "compare": "compare", "gradient-noise": "gradient-noise",
+    "layer-sparsity": "layer-sparsity", "runs": "runs", "compare": "compare", "gradient-noise": "gradient-noise",
     "sentinels": "sentinels", "solution-path": "solution-path", "structured": "structured",
 }
 DRAWN = {  # what a chart with data draws, per page
