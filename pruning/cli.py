@@ -123,7 +123,17 @@ def _show(args) -> int:
 def _export(args) -> int:
     from .spp_run import export_subnetwork
 
-    out = export_subnetwork(_find(args.runs, args.run).path, args.sparsity, args.out, args.budget)
+    run = _find(args.runs, args.run)
+    if not run.is_path:
+        from .export import export_pruned
+
+        out = export_pruned(run.path, args.out)
+        print(f"{out}/masks.safetensors, {out}/torch_prune.safetensors (torch.nn.utils.prune's weight_orig and "
+              f"weight_mask) and {out}/masked (save_pretrained: the dense weights with the masks, before recovery)")
+        return 0
+    if args.sparsity is None:
+        raise ConfigError(f"--sparsity: {run.run_id} is a structured run; give the sparsity to read off, in [0, 1]")
+    out = export_subnetwork(run.path, args.sparsity, args.out, args.budget)
     print(f"{out}/compressed (load with pruning.compress.load_compressed), {out}/compressed.onnx (onnxruntime) "
           f"and {out}/masked (save_pretrained)")
     return 0
@@ -235,10 +245,10 @@ def parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="a run's manifest, results and per-layer sparsity")
     show.add_argument("run", help="run_id or a unique prefix")
     show.set_defaults(handler=_show)
-    export = sub.add_parser("export", help="write a structured run's sub-network at one sparsity "
-                                           "(compressed, ONNX, masked)")
-    export.add_argument("run", help="run_id or a unique prefix of a structured run (SPP or a baseline)")
-    export.add_argument("--sparsity", type=float, required=True, help="structured sparsity in [0, 1]")
+    export = sub.add_parser("export", help="write a pruned run's masks (safetensors, torch prune layout) and masked "
+                                           "model, or a structured run's sub-network at one sparsity")
+    export.add_argument("run", help="run_id or a unique prefix of a pruned or structured run")
+    export.add_argument("--sparsity", type=float, help="structured runs: the sparsity to read off, in [0, 1]")
     export.add_argument("--out", required=True, help="output directory")
     export.add_argument("--budget", choices=BUDGETS, help="read-off budget (default: the run's)")
     export.set_defaults(handler=_export)

@@ -63,11 +63,11 @@ def test_export_writes_a_compressed_and_a_masked_model(spp_run, tmp_path, capsys
     np.testing.assert_allclose(onnx, masked(**batch).logits.detach().numpy(), rtol=1e-4, atol=1e-5)
 
 
-def test_export_refuses_a_run_that_is_not_spp(spp_run, tmp_path, capsys):
+def test_export_refuses_a_dense_run(spp_run, tmp_path, capsys):
     run, config = spp_run
     assert main(["export", config.dense_config().run_id, "--sparsity", "0.5", "--out", str(tmp_path / "x"),
                  "--runs", str(run.path.parent)]) == 2
-    assert "not a finished SPP run" in capsys.readouterr().err
+    assert "is not a finished pruned run (method dense" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
 
 

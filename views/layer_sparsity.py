@@ -64,3 +64,12 @@ for layer, rows in details.groupby("layer", sort=False):
             "numel": st.column_config.NumberColumn("weights", format="localized"),
             "kept_change": st.column_config.NumberColumn("kept weights moved", format="percent"),
         })
+
+if (run.path / "masks.safetensors").exists():
+    with st.expander("Take this run's masks away"):
+        st.download_button("Masks (safetensors: parameter name → bool)",
+                           lambda: (run.path / "masks.safetensors").read_bytes(), f"masks-{run.run_id}.safetensors",
+                           "application/octet-stream", on_click="ignore")
+        st.markdown("The same masks in `torch.nn.utils.prune`'s layout (`weight_orig`, `weight_mask`) and the dense "
+                    "model with them applied (`save_pretrained`, before recovery fine-tuning):")
+        st.code(f"python -m pruning export {run.run_id} --out pruned-{run.run_id}", language="bash")
