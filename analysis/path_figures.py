@@ -77,15 +77,16 @@ def _gamma_norms(path: SolutionPath) -> dict[tuple[int, int], np.ndarray]:
 
 
 def path_explorer(path: SolutionPath | None, metrics: pd.DataFrame | None = None, budget: str = "global",
-                  sparsities: list[float] | None = None) -> go.Figure:
+                  sparsities: list[float] | None = None, opens_at: float = 0.5) -> go.Figure:
     """(a) ‖Γ‖₂ per block and type vs step, a line at the step by which the kept entries had
     joined; (b) kept share per block and type; (c) share of parameters kept per type; (d)
-    accuracy vs sparsity (read-off, recovered, dense). A Plotly slider picks the read-off."""
+    accuracy vs sparsity (read-off, recovered, dense). A Plotly slider picks the read-off; it
+    starts at the sparsity nearest `opens_at`."""
     if path is None or len(path.rank) == 0:
         return empty_figure("This run has no solution path.")
     sparsities = [float(s) for s in (sparsities or readoff_sparsities(metrics))]
     states = [_read_off(path, s, budget) for s in sparsities]
-    active = int(np.argmin([abs(s - 0.5) for s in sparsities]))
+    active = int(np.argmin([abs(s - opens_at) for s in sparsities]))
     now = states[active]
     labels = [block_label(b) for b in path.blocks]
     fig = make_subplots(rows=2, cols=2, horizontal_spacing=0.12, vertical_spacing=0.14, subplot_titles=(

@@ -176,3 +176,22 @@ def test_a_chart_downloads_the_data_it_draws_and_a_standalone_figure(server, bro
     assert header.startswith("trace,type,x,y") and {"magnitude", "random"} <= {r.split(",")[0] for r in rows}
     assert '"format": "svg"' in files["Figure (HTML)"] and "plotly" in files["Figure (HTML)"][:5000].lower()
     tab.close()
+
+
+def test_a_view_reopens_from_its_link(server, browser):
+    """Picking a tab writes it into the URL; that URL, opened afresh, shows the same tab."""
+    tab = browser.new_page(viewport={"width": 1400, "height": 1000})
+    tab.goto(f"{server}/compare", wait_until="domcontentloaded")
+    tab.locator('[data-testid="stPlotlyChart"] .main-svg').first.wait_for(state="visible", timeout=60_000)
+    tab.get_by_role("tab", name="Training loss").click()
+    tab.wait_for_function("() => window.location.search.includes('compare_tab=')", timeout=30_000)
+    link = tab.url
+    tab.close()
+    again = browser.new_page(viewport={"width": 1400, "height": 1000})
+    again.goto(link, wait_until="domcontentloaded")
+    selected = again.get_by_role("tab", name="Training loss")
+    selected.wait_for(timeout=60_000)
+    again.wait_for_timeout(1500)
+    assert selected.get_attribute("aria-selected") == "true", link
+    assert again.locator('[data-testid="stException"]').count() == 0
+    again.close()

@@ -166,8 +166,10 @@ def test_solution_path_page_on_a_real_run(monkeypatch, spp_run):
     run_id = spp_run.run_id
     assert command.startswith(f"python -m pruning export {run_id} --sparsity 0.5 --out exports/{run_id}-50")
     assert len(at.dataframe) == 1 and list(at.dataframe[0].value["sparsity"]) == list(RECOVER)
-    at.select_slider(key="spp_export_sparsity").set_value(0.7).run()
-    assert any("--sparsity 0.7" in c.value for c in at.code)
+    at.select_slider(key="readoff").set_value(0.7).run()
+    assert any("--sparsity 0.7" in c.value for c in at.code)  # the export writes what the figure opens at
+    slider = _charts(at)[0]["layout"]["sliders"][0]
+    assert slider["steps"][slider["active"]]["label"] == "70%"
 
 
 def test_solution_path_page_without_spp_runs_says_how_to_make_one(monkeypatch, tmp_path):

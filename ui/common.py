@@ -121,19 +121,12 @@ def empty_state() -> None:
 
 def url_selectbox(container, label: str, options: list[str], key: str) -> str:
     """A selectbox whose choice lives in the URL (?key=value) so a link reopens the same view."""
-    wanted = st.query_params.get(key)
-    index = options.index(wanted) if wanted in options else 0
-    chosen = container.selectbox(label, options, index=index, key=key)
-    st.query_params[key] = chosen
-    return chosen
+    return container.selectbox(label, options, key=key, bind="query-params")
 
 
 def url_multiselect(container, label: str, options: list[str], key: str) -> list[str]:
-    """A multiselect (all chosen by default) kept in the URL as ?key=a,b."""
-    wanted = [o for o in st.query_params.get(key, "").split(",") if o in options]
-    chosen = container.multiselect(label, options, default=wanted or options, key=key)
-    st.query_params[key] = ",".join(chosen)
-    return chosen
+    """A multiselect (all chosen by default) kept in the URL (?key=a&key=b)."""
+    return container.multiselect(label, options, default=options, key=key, bind="query-params")
 
 
 def page_with_run(title: str) -> Run:

@@ -51,9 +51,9 @@ st.subheader("At one sparsity")
 left, right = st.columns(2)
 sparsities = sorted(pruned["sparsity"].unique())
 sparsity = left.select_slider("Sparsity", sparsities, value=sparsities[len(sparsities) // 2],
-                              format_func=lambda s: f"{s:.0%}", key="compare_sparsity")
+                              format_func=lambda s: f"{s:.0%}", key="compare_sparsity", bind="query-params")
 seeds = sorted(pruned[pruned["sparsity"] == sparsity]["seed"].unique())
-seed = right.selectbox("Seed", seeds, key="compare_seed")
+seed = right.selectbox("Seed", seeds, key="compare_seed", bind="query-params")
 picked = pruned[(pruned["sparsity"] == sparsity) & (pruned["seed"] == seed)].drop_duplicates("method")
 by_id = {r.run_id: r for r in in_scope}
 run_of = dict(zip(picked["method"], picked["run_id"], strict=True))
@@ -62,7 +62,7 @@ paths = tuple((name, str(run.path)) for name, run in at.items())
 
 allocation, sizes, agreeing, losses, after, noise = st.tabs([
     "Per-layer allocation", "Pruned by size", "Mask and score agreement", "Training loss",
-    "Gradient noise after pruning", "Noise before pruning"])
+    "Gradient noise after pruning", "Noise before pruning"], key="compare_tab", bind="query-params")
 with allocation:
     figure(allocation_multiples({name: table(run, "layers") for name, run in at.items()}), "allocation-multiples")
 with sizes:
@@ -115,7 +115,7 @@ st.dataframe(numbers, width="stretch", height=38 + 35 * len(numbers))
 st.caption(f"{label}: mean ± standard deviation over seeds (number of seeds); the area is the trapezoid of the "
            "seed means over the sparsities every method ran, divided by their span.")
 reference = st.selectbox("Paired against", methods, index=methods.index("SNIP") if "SNIP" in methods else 0,
-                         key="compare_reference")
+                         key="compare_reference", bind="query-params")
 pairs = against(frame, reference, metric)
 if pairs.empty:
     st.info(f"No method shares a sparsity and seeds with {reference} here.")

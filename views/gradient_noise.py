@@ -27,11 +27,12 @@ st.caption("Relative gradient variation between consecutive batches, RGV(t) = â€
            "gradients on the weights it kept, step after step of its fine-tuning. **Before pruning** is the probe "
            "at the dense weights the run was pruned from, split by the run's mask.")
 after, before, scale, versus = st.tabs(
-    ["After pruning", "Before pruning (dense weights)", "Noise scale", "Transformer vs CNN"])
+    ["After pruning", "Before pruning (dense weights)", "Noise scale", "Transformer vs CNN"], key="noise_tab",
+    bind="query-params")
 with after:
     labels = list(tuned)
     chosen = st.multiselect("Runs to overlay", labels, default=[run.label] if run.label in tuned else labels[:1],
-                            key="after_runs")
+                            key="after_runs", bind="query-params")
     rgv_by_run = {label: table(tuned[label], "finetune_rgv") for label in chosen}
     colors = {label: tuned[label].color for label in chosen}
     figure(rgv_first_steps(rgv_by_run, colors), "rgv-first-steps")
@@ -45,9 +46,10 @@ with before:
     else:
         labels = list(probed)
         left, right = st.columns([3, 1])
-        chosen = left.multiselect("Runs to overlay", labels,
-                                  default=[run.label] if run.label in probed else labels[:1], key="noise_runs")
-        subset = right.radio("Weights", ["all", "kept", "pruned"], horizontal=True, key="noise_subset")
+        chosen = left.multiselect("Runs to overlay", labels, default=[run.label] if run.label in probed else labels[:1],
+                                  key="noise_runs", bind="query-params")
+        subset = right.radio("Weights", ["all", "kept", "pruned"], horizontal=True, key="noise_subset",
+                             bind="query-params")
         probe_by_run = {label: table(probed[label], "rgv") for label in chosen}
         figure(rgv_distributions(probe_by_run, subset), "rgv-distributions")
         focus = probed.get(run.label) or probed[chosen[0] if chosen else labels[0]]
@@ -62,7 +64,7 @@ with scale:
     if run.label not in scaled:
         st.info("This run recorded no gradient noise scale (runs made before it was recorded).")
     else:
-        value = st.radio("Measure", ["b_simple", "snr"], horizontal=True, key="noise_measure",
+        value = st.radio("Measure", ["b_simple", "snr"], horizontal=True, key="noise_measure", bind="query-params",
                          format_func={"b_simple": "noise scale B_simple", "snr": "gradient SNR"}.get)
         figure(noise_scale_bars(table(run, "noise_scale"), value), "noise-scale-bars")
         st.caption("From the running sums of g and gÂ² over N batches of size B (McCandlish et al. 2018): "

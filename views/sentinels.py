@@ -19,11 +19,13 @@ st.caption(f"{len(sample):,} weights sampled from **{run.label}**, with their sa
            "on top, SW have SNR ≥ threshold and TSW below it.")
 left, right = st.columns(2)
 snr_threshold = left.select_slider("SNR threshold", options=[0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0],
-                                   value=1.0, key="snr_threshold")
-custom = right.toggle("Set the saliency threshold myself (default: the run's own density)", key="own_saliency")
+                                   value=1.0, key="snr_threshold", bind="query-params")
+custom = right.toggle("Set the saliency threshold myself (default: the run's own density)", key="own_saliency",
+                      bind="query-params")
 log_saliency = np.log10(sample["saliency"].clip(lower=1e-30))
 threshold = right.slider("log10 saliency threshold", float(log_saliency.min()), float(log_saliency.max()),
-                         float(log_saliency.quantile(0.5)), key="saliency_threshold") if custom else None
+                         float(log_saliency.quantile(0.5)), key="saliency_threshold",
+                         bind="query-params") if custom else None
 classes = classify(sample, snr_threshold, threshold)
 
 event = figure(sentinel_scatter(sample, classes, snr_threshold), "sentinel-scatter", on_select="rerun",
@@ -34,7 +36,7 @@ figure(selection_breakdown(selected_rows(points, sample, classes), classes), "se
 st.subheader("Share of sentinels each method keeps")
 pruned = {label: r for label, r in runs_with("sentinels").items() if r.manifest["sparsity"] > 0}
 chosen = st.multiselect("Pruned runs", list(pruned), default=[run.label] if run.label in pruned else [],
-                        key="share_runs")
+                        key="share_runs", bind="query-params")
 st.caption("Counts from the probe at its recorded SNR threshold (`probe.snr_threshold`, 1 by default); "
            "SNIP's mask is SNIP on the same run's scoring batches at the same density.")
 for label in chosen:

@@ -27,10 +27,10 @@ if run is None:
     st.stop()
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
-def _explorer(location: str, budget: str, _metrics, _path):
-    """The figure of one run and budget (a finished run never changes)."""
-    return path_explorer(_path, _metrics, budget)
+@st.cache_data(show_spinner=False, max_entries=32)
+def _explorer(location: str, budget: str, opens_at: float, _metrics, _path):
+    """The figure of one run and budget, opened at a sparsity (a finished run never changes)."""
+    return path_explorer(_path, _metrics, budget, opens_at=opens_at)
 
 
 path = solution_path(run)
@@ -57,7 +57,12 @@ for column, sparsity in zip(st.columns(3), (0.3, 0.5, 0.7), strict=True):
     column.metric(f"Accuracy at {sparsity:.0%}", " → ".join(shown) or "–",
                   help="read-off without recovery → after recovery fine-tuning")
 
-figure(_explorer(str(run.path), budget, metrics, path), "solution-path")
+sparsities = readoff_sparsities(metrics)
+chosen = st.select_slider("Read off at", sparsities, value=min(sparsities, key=lambda s: abs(s - 0.5)),
+                          format_func=lambda s: f"{s:.0%}", key="readoff", bind="query-params",
+                          help="opens the figure at this sparsity, and is what the export below writes; the "
+                               "figure's own slider explores the path in the browser without a round trip")
+figure(_explorer(str(run.path), budget, chosen, metrics, path), "solution-path")
 st.caption(f"Drag the slider under the chart to read the path off at another sparsity (budget `{budget}`): the "
            "sub-network keeps entries in the order they joined the path. (a) ‖Γ‖₂ of each block's QK, VO and FFN "
            "mask along the search; the dashed line is the step by which every kept entry had joined. (b) kept "
@@ -99,14 +104,10 @@ if has_table(run, "speed"):
                "onnxruntime in the same rounds.")
 
 
-@st.fragment
-def export(sparsities: list[float]) -> None:
-    """The export section: its slider reruns this fragment only."""
-    st.subheader("Export a sub-network")
+def export(sparsity: float) -> None:
+    """The read-off the page's slider chose, to take away."""
+    st.subheader(f"Export the sub-network at {sparsity:.0%}")
     left, right = st.columns([1, 2])
-    start = min(sparsities, key=lambda s: abs(s - 0.5))
-    sparsity = left.select_slider("Sparsity", sparsities, value=start, format_func=lambda s: f"{s:.0%}",
-                                  key="spp_export_sparsity")
     spec = subnetwork_spec(path, sparsity, budget)
     left.download_button("Download kept indices (JSON)", json.dumps(spec, indent=1), mime="application/json",
                          file_name=f"{run.run_id}-spp-{100 * sparsity:.0f}.json")
@@ -118,4 +119,4 @@ def export(sparsities: list[float]) -> None:
                wrap_lines=True)
 
 
-export(readoff_sparsities(metrics))
+export(chosen)

@@ -59,8 +59,8 @@ st.subheader("Where each method keeps, and how much they agree")
 seeds = sorted({r.manifest["seed"] for r in in_scope})
 controls = st.columns(2)
 sparsity = controls[0].select_slider("Structured sparsity", [round(0.05 * i, 2) for i in range(1, 20)], value=0.5,
-                                     format_func=lambda s: f"{s:.0%}", key="structured_sparsity")
-seed = controls[1].selectbox("Seed", seeds, key="structured_seed")
+                                     format_func=lambda s: f"{s:.0%}", key="structured_sparsity", bind="query-params")
+seed = controls[1].selectbox("Seed", seeds, key="structured_seed", bind="query-params")
 at = {r.method: r for r in in_scope if r.manifest["seed"] == seed and (
     not r.manifest.get("per_target") or abs(r.manifest["config"]["spp"]["target"] - sparsity) < 1e-9)}
 paths = {m: solution_path(at[m]) for m in method_order(at)}
