@@ -91,3 +91,28 @@ def layer_sparsity_heatmap(layers: pd.DataFrame, title: str = "", value: str = "
     fig.update_layout(title=title, height=120 + 42 * len(grid), margin=dict(t=40 if title else 20))
     fig.update_yaxes(autorange="reversed")
     return fig
+
+
+HISTOGRAM_AXES = {"magnitude": "log10 |θ| of the weights pruned from",
+                  "score": "asinh(score / median |score|) of the matrix"}
+
+
+def kept_pruned_histogram(rows: pd.DataFrame, quantity: str, title: str = "") -> go.Figure:
+    """Stacked kept and pruned counts of one matrix's `quantity` (weight_histograms rows), log
+    counts, and the threshold between them when there is one."""
+    rows = rows[rows["quantity"] == quantity]
+    if rows.empty:
+        return empty_figure(f"This run recorded no {quantity} histogram.")
+    centre = (rows["bin_left"] + rows["bin_right"]) / 2
+    width = float((rows["bin_right"] - rows["bin_left"]).iloc[0])
+    fig = go.Figure([go.Bar(x=centre, y=rows[part], width=width, name=part, marker_color=color,
+                            hovertemplate=f"{part}: %{{y:,}} weights<br>bin %{{x:.2f}}<extra></extra>")
+                     for part, color in (("kept", "#2ca02c"), ("pruned", "#d62728"))])
+    threshold = rows["threshold"].iloc[0]
+    if pd.notna(threshold):
+        fig.add_vline(x=float(threshold), line=dict(color="#7f7f7f", dash="dash"),
+                      annotation_text="threshold", annotation_position="top")
+    fig.update_layout(barmode="stack", title=title, height=320, margin=dict(t=50, b=40),
+                      xaxis_title=HISTOGRAM_AXES[quantity], yaxis=dict(title="weights", type="log"),
+                      legend=dict(orientation="h", y=1.12, x=1, xanchor="right"))
+    return fig

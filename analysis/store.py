@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 from safetensors.numpy import load_file, save_file
 
 from .labels import method_color
+from .weight_histograms import COLUMNS as HISTOGRAM_COLUMNS
 
 SCHEMA_VERSION = 1
 STATUSES = ("running", "done", "failed")
@@ -45,9 +46,11 @@ OPTIONAL_TABLES = {
     "sentinels": ["layer", "module", "top", "sw", "tsw", "sw_kept", "tsw_kept", "sw_kept_snip", "tsw_kept_snip"],
     "finetune_rgv": ["step", "layer", "module", "numerator", "denominator", "rgv"],
     "noise_scale": ["phase", "layer", "module", "batches", "batch_size", "trace", "signal", "snr", "b_simple"],
+    "weight_histograms": HISTOGRAM_COLUMNS,
 }
 """Optional tables: the noise probe's (a run with the probe off has none), the RGV of the run's own
-fine-tuning steps, and the gradient SNR and noise scale of both."""
+fine-tuning steps, the gradient SNR and noise scale of both, and a pruned run's kept and pruned
+histograms of |θ| and of its score per matrix (analysis/weight_histograms.py)."""
 _NUMBER, _NONE = (int, float), type(None)
 MANIFEST_TYPES = {
     "schema_version": (int,), "run_id": (str,), "status": (str,), "method": (str,), "sparsity": (*_NUMBER, _NONE),

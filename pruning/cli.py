@@ -1,4 +1,5 @@
-"""Command line: python -m pruning {run, sweep, list, show, export, demo, methods, bundle, import, report, worker}.
+"""Command line: python -m pruning {run, sweep, list, show, export, demo, methods, bundle, import, report,
+worker, histograms}.
 
 Exit codes: 0 done, 1 the run failed while computing, 2 bad input (nothing written).
 """
@@ -68,6 +69,13 @@ def _demo(args) -> int:
     from .demo import run_demo
 
     run_demo(args.runs, args.device)
+    return 0
+
+
+def _histograms(args) -> int:
+    from .backfill import backfill
+
+    print(f"added kept / pruned histograms to {backfill(args.runs)} runs")
     return 0
 
 
@@ -226,7 +234,8 @@ def parser() -> argparse.ArgumentParser:
                             "or GPU; shards share the runs folder")
     sweep.set_defaults(handler=_sweep)
     for name, handler, text in (("list", _list, "list runs"), ("demo", _demo, "compute the demo"),
-                                ("worker", _worker, "run the dashboard's queued jobs (runs/.jobs) one at a time")):
+                                ("worker", _worker, "run the dashboard's queued jobs (runs/.jobs) one at a time"),
+                                ("histograms", _histograms, "add kept / pruned histograms to runs that predate them")):
         sub.add_parser(name, help=text).set_defaults(handler=handler)
     bundle = sub.add_parser("bundle", help="write a study's finished runs as a light zip (no masks or weights)")
     bundle.add_argument("study")

@@ -23,6 +23,7 @@ import transformers
 from safetensors.torch import save_model as save_weights
 
 from analysis.store import RunWriter, read_run, run_lock, runs_root
+from analysis.weight_histograms import weight_histograms
 
 from . import __version__, distributed
 from .architectures import HEAD_ROLES, prunable_parameters, prunable_weights
@@ -267,6 +268,13 @@ def _prune(prepared: Prepared, batches: _Counted,
     return scorer.scores(), None
 
 
+def dense_weights(config: RunConfig, num_labels: int, base: Path | None) -> dict[str, np.ndarray]:
+    """The prunable weights of the dense run `base` a run was pruned from, read from its folder."""
+    model = load_model(config.model.name, num_labels, config.seed, config.model.pooler)
+    load_run_weights(model, base)
+    return {name: p.detach().numpy() for name, p in prunable_parameters(model).items()}
+
+
 def _relative_half(scores: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
     """Scores as float16 of score / max|score| per tensor: ranks within a tensor, 2 bytes each."""
     out = {}
@@ -319,7 +327,12 @@ def _compute(prepared: Prepared, writer: RunWriter, on_progress: Progress | None
     masks = get_masks(model)
     if config.prune is not None:
         writer.tensors("masks", {n: m.cpu().numpy() for n, m in masks.items()})
-        writer.tensors("scores", _relative_half(scores if callback is None else callback.scorer.scores()))
+        relative = _relative_half(scores if callback is None else callback.scorer.scores())
+        writer.tensors("scores", relative)
+        writer.table("weight_histograms", weight_histograms(
+            dense_weights(config, len(prepared.splits.train.label_names), prepared.base),
+            {n: m.cpu().numpy() for n, m in masks.items()}, relative,
+            {w.name: (w.table_layer, w.role) for w in prunable_weights(model)}))
     writer.table("finetune_rgv", noise.rgv_table())
     noise_scale = [noise.noise(train_config.batch_size)]
     if config.probe.batches:

@@ -2,8 +2,9 @@
 
 import streamlit as st
 
-from analysis.figures import layer_sparsity_heatmap
+from analysis.figures import kept_pruned_histogram, layer_sparsity_heatmap
 from analysis.labels import ROLE_LABELS, layer_label
+from analysis.store import has_table
 from analysis.tables import layer_share
 from ui.common import figure, page_with_run, runs, table
 
@@ -64,6 +65,25 @@ for layer, rows in details.groupby("layer", sort=False):
             "numel": st.column_config.NumberColumn("weights", format="localized"),
             "kept_change": st.column_config.NumberColumn("kept weights moved", format="percent"),
         })
+
+if has_table(run, "weight_histograms"):
+    st.subheader("What it kept and what it pruned, per matrix")
+    histograms = table(run, "weight_histograms")
+    names = list(dict.fromkeys(histograms["name"]))
+    label = {n: f"{layer_label(layer)} · {ROLE_LABELS.get(module, module)}" for n, layer, module in
+             histograms[["name", "layer", "module"]].drop_duplicates("name").itertuples(index=False)}
+    name = st.selectbox("Matrix", names, format_func=label.get, key="matrix", bind="query-params")
+    rows = histograms[histograms["name"] == name]
+    left, right = st.columns(2)
+    figure(kept_pruned_histogram(rows, "magnitude", f"|θ| in {label[name]}"), "magnitude-histogram", container=left)
+    figure(kept_pruned_histogram(rows, "score", f"{run.method}'s score in {label[name]}"), "score-histogram",
+           container=right)
+    st.caption("Kept (green) and pruned (red) weights of one matrix, stacked, on log counts. Left: |θ| of the dense "
+               "weights the run was pruned from; right: the score its masks were chosen by (asinh of the score over "
+               "the matrix's median |score|: log-like for either sign). The dashed line is where kept and pruned "
+               "separate; no line means they overlap: the method does not keep the top of that quantity (SNIP and "
+               "|θ|), or its masks were not chosen by the final score (random, SparseGPT, an iterative method's "
+               "rounds).")
 
 if (run.path / "masks.safetensors").exists():
     with st.expander("Take this run's masks away"):
