@@ -11,7 +11,8 @@ ROLE_LABELS = {
     "conv": "conv", "fc": "fc hidden",
 }
 
-DENSE_COLOR = "#222222"
+DENSE_COLOR = "#8c8c8c"
+"""The dense model's reference lines: a mid grey, readable on the light and on the dark theme."""
 PALETTE = ("#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
 """For a label whose run records no colour (each method file declares its own, and runs record it)."""
 

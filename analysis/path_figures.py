@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .figures import empty_figure
+from .labels import DENSE_COLOR
 from .solution_path import KINDS, SolutionPath
 
 KIND_LABELS = ("QK", "VO", "FFN")
@@ -148,7 +149,7 @@ def path_explorer(path: SolutionPath | None, metrics: pd.DataFrame | None = None
                                                                    line=dict(width=3))), row=2, col=2)
     dense = _rows(metrics, "dense")
     if not dense.empty:
-        fig.add_hline(y=float(dense["value"].iloc[0]), line=dict(color="#222222", dash="dash"), row=2, col=2,
+        fig.add_hline(y=float(dense["value"].iloc[0]), line=dict(color=DENSE_COLOR, dash="dash"), row=2, col=2,
                       annotation_text=f"dense {dense['value'].iloc[0]:.3f}", annotation_position="bottom left")
 
     order = [marks["joined"], marks["bars"], marks["heatmap"], marks["current"]]
@@ -251,7 +252,7 @@ def order_diagnosis(path: SolutionPath, bins: int = 20) -> go.Figure:
     which = np.clip(np.digitize(removed, edges) - 1, 0, bins - 1)
     medians = [np.median(path.grad_abs[which == b]) if (which == b).any() else np.nan for b in range(bins)]
     fig.add_trace(go.Scatter(x=100 * (edges[:-1] + edges[1:]) / 2, y=medians, mode="lines+markers",
-                             name="median per 5%", line=dict(color="#222222", width=3)))
+                             name="median per 5%", line=dict(color=DENSE_COLOR, width=3)))
     fig.update_layout(xaxis_title="removed from this sparsity on (%)", yaxis_title="mean |∂L/∂M| over the search",
                       yaxis_type="log", height=420, margin=dict(t=30), legend_title="entry")
     return fig

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .compare import accuracy_table
-from .labels import method_order
+from .labels import DENSE_COLOR, method_order
 from .path_figures import KIND_LABELS, block_label, first_dropped_ratio
 from .solution_path import KINDS, SolutionPath
 from .store import Run, list_studies, load_table, study_record, study_runs
@@ -52,7 +52,7 @@ def accuracy_rows(runs: list[Run]) -> pd.DataFrame:
         if not base.empty:
             dense[run.manifest["base_run"]] = (run.manifest["seed"], float(base["value"].iloc[0]))
     for base_run, (seed, value) in dense.items():
-        rows += [dict(method="dense", color="#222222", seed=seed, sparsity=0.0, phase=phase, val_accuracy=value,
+        rows += [dict(method="dense", color=DENSE_COLOR, seed=seed, sparsity=0.0, phase=phase, val_accuracy=value,
                       run_id=base_run, status="done") for phase in PHASES.values()]
     return pd.DataFrame(rows, columns=["method", "color", "seed", "sparsity", "phase", "val_accuracy", "run_id",
                                        "status"])

@@ -5,7 +5,7 @@ import pytest
 
 from analysis.figures import accuracy_bands, layer_sparsity_heatmap, sparsity_grid
 
-COLORS = {"dense": "#222222", "magnitude": "#1f77b4", "random": "#7f7f7f"}
+COLORS = {"dense": "#8c8c8c", "magnitude": "#1f77b4", "random": "#7f7f7f"}
 
 
 def _runs(rows):

@@ -84,6 +84,9 @@ if has_table(run, "weight_histograms"):
                "separate; no line means they overlap: the method does not keep the top of that quantity (SNIP and "
                "|θ|), or its masks were not chosen by the final score (random, SparseGPT, an iterative method's "
                "rounds).")
+elif run.manifest.get("sparsity"):
+    st.info("This run predates the kept / pruned histograms per matrix: `python -m pruning histograms` adds them "
+            "where the dense run's weights are in the runs folder (a shipped study carries tables only).")
 
 if (run.path / "masks.safetensors").exists():
     with st.expander("Take this run's masks away"):
