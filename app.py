@@ -16,6 +16,7 @@ PAGES = [
             url_path="structured"),
     st.Page("views/gradient_noise.py", title="Gradient noise", icon=":material/ssid_chart:", url_path="gradient-noise"),
     st.Page("views/sentinels.py", title="Sentinels", icon=":material/scatter_plot:", url_path="sentinels"),
+    st.Page("views/two_runs.py", title="Two runs", icon=":material/splitscreen:", url_path="two-runs"),
     st.Page("views/reproduction.py", title="Reproduction", icon=":material/fact_check:", url_path="reproduction"),
     st.Page("views/new_run.py", title="New run", icon=":material/play_circle:", url_path="new-run"),
 ]

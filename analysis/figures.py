@@ -111,8 +111,24 @@ def kept_pruned_histogram(rows: pd.DataFrame, quantity: str, title: str = "") ->
     threshold = rows["threshold"].iloc[0]
     if pd.notna(threshold):
         fig.add_vline(x=float(threshold), line=dict(color="#7f7f7f", dash="dash"),
-                      annotation_text="threshold", annotation_position="top")
+                      annotation_text="threshold", annotation_position="top right")
     fig.update_layout(barmode="stack", title=title, height=320, margin=dict(t=50, b=40),
                       xaxis_title=HISTOGRAM_AXES[quantity], yaxis=dict(title="weights", type="log"),
-                      legend=dict(orientation="h", y=1.12, x=1, xanchor="right"))
+                      legend=dict(orientation="h", y=1.12, x=0, xanchor="left"))
+    return fig
+
+
+def allocation_difference(a: pd.DataFrame, b: pd.DataFrame, title: str = "") -> go.Figure:
+    """Sparsity of run B minus run A per block and module (layers tables): red where B prunes more."""
+    grid = sparsity_grid(b) - sparsity_grid(a)
+    if grid.empty or grid.isna().all().all():
+        return empty_figure("The two runs share no block and module.")
+    top = max(float(grid.abs().max().max()), 1e-3)
+    fig = go.Figure(go.Heatmap(
+        z=grid.to_numpy(), x=[ROLE_LABELS[c] for c in grid.columns], y=[layer_label(r) for r in grid.index],
+        zmin=-top, zmax=top, zmid=0, colorscale="RdBu_r", colorbar=dict(title="B − A", tickformat="+.0%"),
+        text=[[("" if pd.isna(v) else f"{100 * v:+.1f}") for v in row] for row in grid.to_numpy()],
+        texttemplate="%{text}", hovertemplate="%{y} · %{x}<br>B − A %{z:+.2%}<extra></extra>"))
+    fig.update_layout(title=title, height=120 + 42 * len(grid), margin=dict(t=40 if title else 20))
+    fig.update_yaxes(autorange="reversed")
     return fig

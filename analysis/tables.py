@@ -40,3 +40,19 @@ def train_loss(metrics: pd.DataFrame) -> pd.DataFrame:
     """step, value: the training loss of a run's fine-tuning, from its metrics table."""
     rows = metrics[(metrics["split"] == "train") & (metrics["metric"] == "loss")]
     return rows[["step", "value"]].reset_index(drop=True)
+
+
+def _flat(values: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        out.update(_flat(value, f"{name}.") if isinstance(value, dict) and value else {name: value})
+    return out
+
+
+def config_diff(a: dict, b: dict) -> pd.DataFrame:
+    """The config fields (section.field, nested) whose values differ between two runs: field, a, b."""
+    left, right = _flat(a), _flat(b)
+    rows = [dict(field=k, a=repr(left.get(k, "—")), b=repr(right.get(k, "—")))
+            for k in sorted(left.keys() | right.keys()) if left.get(k, "—") != right.get(k, "—")]
+    return pd.DataFrame(rows, columns=["field", "a", "b"])

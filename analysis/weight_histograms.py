@@ -4,7 +4,7 @@ the threshold between them (pages never read per-weight tensors).
 quantity "magnitude": log10 |θ| of the weights pruned from, bins of 0.1 over [−6, 1] (a weight
     of exactly 0, or below 1e-6, counts in the first bin);
 quantity "score": the score s the masks were chosen by, on asinh(s / m) with m the median |s|
-    of the matrix, bins of 0.25 over [−15, 15]: a log-like axis for both signs, so scores of
+    of the matrix, bins of 0.1 over [−15, 15]: a log-like axis for both signs, so scores of
     every method (non-negative, or signed like movement's) spread out.
 `threshold` is where kept and pruned separate in that quantity (NaN when they overlap: a
 method that does not keep the top of that quantity, or a mask not chosen by a threshold).
@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 COLUMNS = ["name", "layer", "module", "quantity", "bin_left", "bin_right", "kept", "pruned", "threshold"]
-EDGES = {"magnitude": np.round(np.arange(-6.0, 1.0001, 0.1), 6), "score": np.arange(-15.0, 15.0001, 0.25)}
+EDGES = {"magnitude": np.round(np.arange(-6.0, 1.0001, 0.1), 6), "score": np.round(np.arange(-15.0, 15.0001, 0.1), 6)}
 
 
 def _axis(quantity: str, values: np.ndarray) -> np.ndarray:

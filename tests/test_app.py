@@ -197,3 +197,21 @@ def test_demo_progress_shows_only_while_the_demo_runs(monkeypatch, tmp_path):
         at = _open(_app(monkeypatch, tmp_path), PAGES[0])
         bars = [p for p in at.get("progress") if "Computing the demo: run 2 of 8" in p.proto.text]
         assert (len(bars), len(at.error)) == (progress, errors), state
+
+
+def test_two_runs_side_by_side_show_their_difference_and_config_diff(monkeypatch, smoke_runs):
+    at = _open(_app(monkeypatch, smoke_runs), "views/two_runs.py")
+    labels = at.selectbox(key="a").options
+    a = next(o for o in labels if "magnitude · 50%" in o)
+    b = next(o for o in labels if "random · 90%" in o)
+    at.selectbox(key="a").set_value(a)
+    at.run()
+    at.selectbox(key="b").set_value(b)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    charts = _charts(at)
+    difference = next(c for c in charts if c["layout"]["title"]["text"].startswith("B − A"))
+    z = np.array(_array(difference["data"][0]["z"]), dtype=float)
+    assert np.nanmean(z) == pytest.approx(0.4, abs=0.05)  # random at 90% prunes about 40 points more than 50%
+    diff = at.dataframe[0].value
+    assert {"prune.method", "prune.sparsity"} <= set(diff["field"])

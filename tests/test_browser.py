@@ -22,13 +22,14 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PAGES = {  # a deep link first: a fresh server's first request must already use st.navigation
     "layer-sparsity": "layer-sparsity", "runs": "runs", "compare": "compare", "gradient-noise": "gradient-noise",
-    "sentinels": "sentinels", "solution-path": "solution-path", "structured": "structured",
+    "sentinels": "sentinels", "solution-path": "solution-path", "structured": "structured", "two-runs": "two-runs",
 }
 DRAWN = {  # what a chart with data draws, per page
     "runs": ".scatterlayer .trace", "compare": ".scatterlayer .trace",
     "layer-sparsity": ".heatmaplayer image, .heatmaplayer .hm",
     "gradient-noise": ".boxlayer .trace", "sentinels": ".gl-container canvas",
     "solution-path": ".heatmaplayer image, .heatmaplayer .hm", "structured": ".scatterlayer .trace",
+    "two-runs": ".heatmaplayer image, .heatmaplayer .hm",
 }
 
 
