@@ -68,7 +68,8 @@ def test_layer_page_shows_the_picked_run_and_keeps_it_in_the_url(monkeypatch, sm
     run_id = at.query_params["run"][0] if isinstance(at.query_params["run"], list) else at.query_params["run"]
     at.switch_page(PAGES[1]).run()
     assert not at.exception
-    [chart] = _charts(at)
+    chart, *histograms = _charts(at)
+    assert len(histograms) == 2  # the kept / pruned histograms of one matrix: |θ| and the score
     heat = chart["data"][0]
     assert heat["type"] == "heatmap" and heat["x"][:3] == ["query", "key", "value"]
     assert heat["y"] == ["layer 0", "layer 1", "after blocks"]
@@ -177,7 +178,7 @@ def test_layer_page_shows_how_far_a_method_that_rewrites_weights_moved_the_kept_
     execute(replace(base, prune=replace(base.prune, method="sparsegpt", allocation="module")), tmp_path)
     at = _open(_app(monkeypatch, tmp_path), PAGES[1])
     charts = _charts(at)
-    assert len(charts) == 2 and "relative change" in json.dumps(charts[1]["data"][0]["colorbar"])
+    assert len(charts) == 4 and "relative change" in json.dumps(charts[1]["data"][0]["colorbar"])
     changes = np.array(_array(charts[1]["data"][0]["z"]), dtype=float)
     assert np.nanmin(changes) > 0  # every matrix was reconstructed
     assert any("rewrites the weights it keeps" in c.value for c in at.caption)

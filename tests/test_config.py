@@ -31,7 +31,7 @@ SEVEN, GRASP = {"method": "seven"}, {"method": "grasp"}
     ({"prune": {"allocation": "rows"}},
      "prune.allocation: 'rows' is not allowed; allowed: global, layer, module, row, 2:4, 4:8"),
     ({"prune": {"sparsity": "half"}}, "prune.sparsity: expected float"),
-    ({"dense": {"decay": "step"}}, "dense.decay: 'step' is not allowed; must be one of linear, cosine, constant"),
+    ({"dense": {"decay": "step"}}, "dense.decay: 'step' is not allowed; allowed: linear, cosine, constant"),
     ({"dense": {"steps": 1.5}}, "dense.steps: expected int"),
     ({"model": {"nmae": "x"}}, "model.nmae: unknown field; allowed: name, max_length"),
     ({"colour": 1}, "colour: unknown field; allowed: seed, model, data, dense, prune, finetune"),
