@@ -9,9 +9,7 @@ from pathlib import Path
 from analysis.store import Run, has_table, list_runs, load_tensors
 from analysis.weight_histograms import weight_histograms
 
-from .architectures import prunable_weights
 from .config import config_from_dict
-from .models import load_model
 from .runner import dense_weights
 
 
@@ -24,11 +22,9 @@ def add_weight_histograms(run: Run) -> bool:
     config = config_from_dict(manifest["config"])
     labels = len(manifest["data"]["label_names"])
     try:
-        dense = dense_weights(config, labels, run.path.parent / manifest["base_run"])
+        dense, where = dense_weights(config, labels, run.path.parent / manifest["base_run"])
     except (ValueError, FileNotFoundError):
         return False
-    where = {w.name: (w.table_layer, w.role) for w in prunable_weights(load_model(
-        config.model.name, labels, config.seed, config.model.pooler))}
     scores = load_tensors(run, "scores") if (run.path / "scores.safetensors").exists() else None
     frame = weight_histograms(dense, load_tensors(run, "masks"), scores, where)
     partial = run.path / f".weight_histograms.{os.getpid()}.tmp"

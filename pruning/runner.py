@@ -268,11 +268,13 @@ def _prune(prepared: Prepared, batches: _Counted,
     return scorer.scores(), None
 
 
-def dense_weights(config: RunConfig, num_labels: int, base: Path | None) -> dict[str, np.ndarray]:
-    """The prunable weights of the dense run `base` a run was pruned from, read from its folder."""
+def dense_weights(config: RunConfig, num_labels: int, base: Path | None) -> tuple[dict[str, np.ndarray], dict]:
+    """The prunable weights of the dense run `base` a run was pruned from, read from its folder, and
+    where each lies (name -> (layer, module))."""
     model = load_model(config.model.name, num_labels, config.seed, config.model.pooler)
     load_run_weights(model, base)
-    return {name: p.detach().numpy() for name, p in prunable_parameters(model).items()}
+    weights = {name: p.detach().numpy() for name, p in prunable_parameters(model).items()}
+    return weights, {w.name: (w.table_layer, w.role) for w in prunable_weights(model)}
 
 
 def _relative_half(scores: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
@@ -329,10 +331,9 @@ def _compute(prepared: Prepared, writer: RunWriter, on_progress: Progress | None
         writer.tensors("masks", {n: m.cpu().numpy() for n, m in masks.items()})
         relative = _relative_half(scores if callback is None else callback.scorer.scores())
         writer.tensors("scores", relative)
-        writer.table("weight_histograms", weight_histograms(
-            dense_weights(config, len(prepared.splits.train.label_names), prepared.base),
-            {n: m.cpu().numpy() for n, m in masks.items()}, relative,
-            {w.name: (w.table_layer, w.role) for w in prunable_weights(model)}))
+        dense, where = dense_weights(config, len(prepared.splits.train.label_names), prepared.base)
+        writer.table("weight_histograms", weight_histograms(dense, {n: m.cpu().numpy() for n, m in masks.items()},
+                                                            relative, where))
     writer.table("finetune_rgv", noise.rgv_table())
     noise_scale = [noise.noise(train_config.batch_size)]
     if config.probe.batches:
