@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import zipfile
+import zlib
 from pathlib import Path
 
 import pandas as pd
@@ -116,7 +117,7 @@ def import_bundle(path: str | Path, root: str | Path | None = None) -> tuple[str
     try:
         with archive:
             return _import(archive, root, staging)
-    except (zipfile.BadZipFile, RuntimeError, EOFError, OSError) as error:  # damaged, truncated, encrypted
+    except (zipfile.BadZipFile, zlib.error, RuntimeError, EOFError, OSError) as error:  # damaged, truncated, encrypted
         raise BundleError(f"bundle: {path} cannot be read ({type(error).__name__}: {error})") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)

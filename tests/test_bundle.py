@@ -2,6 +2,7 @@
 
 import io
 import json
+import struct
 import zipfile
 
 import pandas as pd
@@ -78,11 +79,18 @@ def test_a_file_that_is_not_a_zip_is_refused(tmp_path):
         import_bundle(tmp_path / "bundle.zip", tmp_path / "runs")
 
 
-def test_a_damaged_member_is_refused_and_leaves_no_trace(smoke_study, tmp_path):
+@pytest.mark.parametrize("where", [0.0, 0.25, 0.5, 0.75])
+def test_a_damaged_member_is_refused_and_leaves_no_trace(smoke_study, tmp_path, where):
+    """Zeroed bytes inside the largest member's deflate stream give an inflate error (zlib) at its
+    start and a CRC error or a damaged run further in: every one is a BundleError."""
     path = export_bundle("smoke", tmp_path / "smoke.zip", smoke_study)
+    with zipfile.ZipFile(path) as archive:
+        largest = max(archive.infolist(), key=lambda info: info.compress_size)
     data = bytearray(path.read_bytes())
-    middle = len(data) // 2
-    data[middle:middle + 64] = bytes(64)  # inside some member's compressed bytes: a CRC or inflate error
+    name_length, extra_length = struct.unpack("<HH", data[largest.header_offset + 26:largest.header_offset + 30])
+    begin = largest.header_offset + 30 + name_length + extra_length
+    start = begin + int((largest.compress_size - 64) * where)
+    data[start:start + 64] = bytes(64)
     damaged = tmp_path / "damaged.zip"
     damaged.write_bytes(bytes(data))
     root = tmp_path / "runs"
