@@ -28,6 +28,7 @@ from .solution_path import SolutionPath
 from .store import (
     OPTIONAL_TABLES,
     RUN_ID,
+    TABLES,
     check_study_name,
     read_run,
     runs_root,
@@ -39,7 +40,7 @@ from .store import (
 FORMAT = 1
 SAMPLE_ROWS = 2_000
 """Weights of the probe's sample kept per run in a bundle (of 20,000 by default)."""
-BUNDLED_TABLES = ("metrics", "layers", "speed", *OPTIONAL_TABLES)
+BUNDLED_TABLES = (*TABLES, *OPTIONAL_TABLES)
 MAX_MEMBER_BYTES = 32 << 20
 MAX_TOTAL_BYTES = 512 << 20
 MAX_MEMBERS = 20_000

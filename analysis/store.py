@@ -38,7 +38,11 @@ METRIC_COLUMNS = ["step", "sparsity", "split", "metric", "value"]
 LAYER_COLUMNS = ["name", "layer", "module", "rows", "cols", "numel", "nonzero", "sparsity"]
 MANIFEST_KEYS = ("schema_version", "run_id", "status", "method", "sparsity", "seed", "config")
 SPEED_COLUMNS = ["sparsity", "model", "params", "flops", "latency_ms"]
-TABLES = {"metrics": METRIC_COLUMNS, "layers": LAYER_COLUMNS, "speed": SPEED_COLUMNS}
+SENSITIVITY_COLUMNS = ["name", "layer", "module", "numel", "sparsity", "metric", "value"]
+TABLES = {"metrics": METRIC_COLUMNS, "layers": LAYER_COLUMNS, "speed": SPEED_COLUMNS,
+          "sensitivity": SENSITIVITY_COLUMNS}
+KIND_TABLE = {"spp": "speed", "sensitivity": "sensitivity"}
+"""The table a finished run of each kind must hold besides metrics (any other: layers)."""
 OPTIONAL_TABLES = {
     "rgv": ["step", "layer", "module", "subset", "numerator", "denominator", "rgv"],
     "histograms": ["module", "bin_left", "bin_right", "count"],
@@ -255,6 +259,11 @@ class Run:
         return self.manifest.get("method") == "spp"
 
     @property
+    def is_sensitivity(self) -> bool:
+        """A sensitivity scan (pruning/sensitivity.py): each matrix pruned alone, no pruned model."""
+        return self.manifest.get("method") == "sensitivity"
+
+    @property
     def label(self) -> str:
         """A human name: model · data · method · sparsity (a structured run: its path or target)
         · seed · run_id, so that runs of one method on two models or data sets never look alike."""
@@ -264,7 +273,7 @@ class Run:
         if m.get("per_target"):
             where = f"target {100 * m['config']['spp']['target']:.0f}%"
         else:
-            where = "path" if self.is_path else f"{100 * m['sparsity']:.0f}%"
+            where = "path" if self.is_path else "per matrix" if self.is_sensitivity else f"{100 * m['sparsity']:.0f}%"
         return (f"{m.get('model', '?')} · {m.get('data', {}).get('name', '?')} · {self.method} · {where} · "
                 f"seed {m['seed']} · {self.run_id}")
 
@@ -320,14 +329,13 @@ def _problem(path: Path, manifest: dict | None) -> str | None:
     if manifest["run_id"] != path.name:
         return f"manifest run_id {manifest['run_id']} does not match the directory"
     if manifest["status"] == "done":
-        spp = manifest["method"] == "spp"
-        if spp and not (path / "path.safetensors").exists():
+        if manifest["method"] == "spp" and not (path / "path.safetensors").exists():
             return "path.safetensors missing"
         for tensors in sorted(path.glob("*.safetensors")):
             damage = safetensors_problem(tensors)
             if damage:
                 return damage
-        required = {"metrics", "speed" if spp else "layers"}
+        required = {"metrics", KIND_TABLE.get(manifest["method"], "layers")}
         known = {**TABLES, **OPTIONAL_TABLES}
         for name, columns in known.items():
             if name not in required and not (path / f"{name}.parquet").exists():

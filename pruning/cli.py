@@ -119,6 +119,11 @@ def _show(args) -> int:
     if m["status"] == "done" and run.is_path:
         with pd.option_context("display.width", 160):
             print(load_table(run, "speed").to_string(index=False))
+    elif m["status"] == "done" and run.is_sensitivity:
+        scan = load_table(run, "sensitivity")
+        print("validation accuracy with one matrix pruned (columns: its sparsity)")
+        print(scan[scan["metric"] == "accuracy"].pivot_table(index=["layer", "module"], columns="sparsity",
+                                                               values="value", sort=False).to_string())
     elif m["status"] == "done":
         layers = load_table(run, "layers")
         with pd.option_context("display.width", 160, "display.max_rows", 500):

@@ -173,13 +173,32 @@ class SPPConfig(SPPSettings):
                               f"one target: must be [spp.target] = [{self.target}]")
 
 
+@dataclass(frozen=True)
+class SensitivityConfig:
+    """A sensitivity run (pruning/sensitivity.py): from the dense run, each prunable matrix alone
+    pruned to each of `sparsities` by `criterion` within the matrix, no recovery, its accuracy on
+    `eval_size` validation examples (0: all) against the dense model's."""
+
+    sparsities: list = field(default_factory=lambda: [0.3, 0.5, 0.7, 0.9])
+    criterion: str = field(default="magnitude", metadata={"choices": ("magnitude", "random")})
+    eval_size: int = 256
+
+    def __post_init__(self):
+        if not self.sparsities or not all(isinstance(v, int | float) and 0 < v <= 1 for v in self.sparsities):
+            raise ConfigError(f"sensitivity.sparsities: {self.sparsities!r} is not allowed; must be a non-empty "
+                              "list of sparsities in (0, 1]")
+        if self.eval_size < 0:
+            raise ConfigError(f"sensitivity.eval_size: {self.eval_size!r} is not allowed; must be >= 0 (0: all)")
+
+
 @dataclass
 class RunConfig:
     """A run: data, model, optional dense fine-tuning, then pruning and recovery fine-tuning.
 
     Without [prune] the run is the dense run itself: fine-tuned by [dense], evaluated, saved.
-    With [prune] (or [spp]: a Solution Path Pruning search), the dense run with the same seed,
-    model, data and [dense] is made (or found) first and pruned from its weights.
+    With [prune] (or [spp]: a Solution Path Pruning search; or [sensitivity]: each matrix pruned
+    alone), the dense run with the same seed, model, data and [dense] is made (or found) first and
+    pruned from its weights.
     """
 
     seed: int = 0
@@ -190,12 +209,14 @@ class RunConfig:
     finetune: TrainConfig = field(default_factory=TrainConfig)
     probe: ProbeConfig = field(default_factory=ProbeConfig)
     spp: SPPConfig | None = None
+    sensitivity: SensitivityConfig | None = None
 
     def canonical(self) -> dict:
         """The fields that define the run's result (a dense run ignores [finetune])."""
         values = dataclasses.asdict(self)
-        if self.spp is None:
-            values.pop("spp")
+        for section in ("spp", "sensitivity"):  # absent sections keep older runs' ids
+            if getattr(self, section) is None:
+                values.pop(section)
         if self.is_dense:
             values.pop("finetune")
             values.pop("prune", None)
@@ -203,7 +224,7 @@ class RunConfig:
 
     @property
     def is_dense(self) -> bool:
-        return self.prune is None and self.spp is None
+        return self.prune is None and self.spp is None and self.sensitivity is None
 
     @property
     def run_id(self) -> str:
@@ -216,6 +237,8 @@ class RunConfig:
 
     @property
     def method(self) -> str:
+        if self.sensitivity is not None:
+            return "sensitivity"
         return "spp" if self.spp else self.prune.method if self.prune else "dense"
 
     @property
@@ -223,6 +246,8 @@ class RunConfig:
         """The method as papers name it (SEVENpre, Iter-SNIP, …): what charts group by."""
         if self.spp is not None:
             return self.spp.method
+        if self.sensitivity is not None:
+            return f"sensitivity ({self.sensitivity.criterion})"
         if self.prune is None:
             return "dense"
         prune = self.prune
@@ -235,7 +260,9 @@ class RunConfig:
     @property
     def sparsity(self) -> float | None:
         """The run's sparsity: 0 for the dense run, None for a structured ranking (a whole path),
-        the target for a per-target structured method (the lasso)."""
+        the target for a per-target structured method (the lasso), None for a sensitivity run."""
+        if self.sensitivity is not None:
+            return None
         if self.spp is not None:
             return self.spp.target if STRUCTURED_METHODS[self.spp.method].per_target else None
         return self.prune.sparsity if self.prune else 0.0
@@ -255,8 +282,9 @@ def _check_ranges(config: RunConfig) -> None:
          "0 (off) or >= 2"),
         ("probe.sample_size", config.probe.sample_size, config.probe.sample_size >= 0, ">= 0"),
     ]
-    if config.prune is not None and config.spp is not None:
-        raise ConfigError("spp: a run has either [prune] or [spp], not both")
+    given = [name for name in ("prune", "spp", "sensitivity") if getattr(config, name) is not None]
+    if len(given) > 1:
+        raise ConfigError(f"{given[1]}: a run has one of [prune], [spp] or [sensitivity], not {' and '.join(given)}")
     if config.data.val_fraction + config.data.test_fraction >= 1:
         raise ConfigError("data.val_fraction + data.test_fraction must be < 1")
     for section in ("dense", "finetune"):

@@ -221,6 +221,10 @@ class Encoded:
         out["labels"] = self.labels[index]
         return out
 
+    def head(self, size: int) -> "Encoded":
+        """The first `size` examples (a fixed evaluation subset)."""
+        return Encoded({k: v[:size] for k, v in self.features.items()}, self.labels[:size])
+
     def to(self, device: torch.device) -> "Encoded":
         """The same split with its tensors on `device`, so batches are cut there."""
         return Encoded({k: v.to(device) for k, v in self.features.items()}, self.labels.to(device))

@@ -37,6 +37,7 @@ from .methods import METHODS
 from .models import is_image_model, load_model, load_run_weights, load_tokenizer
 from .probe import probe, probe_gradients, snip_reference
 from .pruners import GradualPruning, iterative_prune
+from .sensitivity import compute_sensitivity
 from .spp_run import compute_spp
 from .stopwatch import Stopwatch
 from .structured import structured_blocks
@@ -419,7 +420,8 @@ def execute(config: RunConfig, root: str | Path | None = None, on_progress: Prog
         checkpoints = Checkpoints(root, config.run_id, checkpoint_every, resume)
         writer = RunWriter(writes, config.run_id, _manifest(prepared))
         try:
-            fields = (compute_spp if config.spp else _compute)(prepared, writer, on_progress, checkpoints)
+            compute = compute_spp if config.spp else compute_sensitivity if config.sensitivity else _compute
+            fields = compute(prepared, writer, on_progress, checkpoints)
         except Exception as error:
             writer.finish("failed", error=f"{type(error).__name__}: {error}")
             raise

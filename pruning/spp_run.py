@@ -28,7 +28,6 @@ from .checkpoint import Checkpoints
 from .compress import bake, compress, save_compressed
 from .config import ConfigError, config_from_dict
 from .cost import flops_per_example, latencies_ms, parameters
-from .data import Encoded
 from .models import load_model, load_run_weights
 from .onnx_export import OnnxClassifier, example_batch, export_onnx
 from .stopwatch import Stopwatch
@@ -39,10 +38,6 @@ from .train import endless_batches, evaluate, finetune
 
 def _rows(step: int, sparsity: float, split: str, metrics: dict) -> list[dict]:
     return [dict(step=step, sparsity=sparsity, split=split, metric=k, value=float(v)) for k, v in metrics.items()]
-
-
-def _subset(data: Encoded, size: int) -> Encoded:
-    return Encoded({k: v[:size] for k, v in data.features.items()}, data.labels[:size])
 
 
 def _cost_rows(model, masks, small, batch: dict, sparsity: float, onnx_dir: Path | None) -> list[dict]:
@@ -74,7 +69,7 @@ def compute_spp(prepared, writer: RunWriter, on_progress=None, checkpoints: Chec
     config, model = prepared.config, prepared.model
     spp = config.spp
     train, val, test = (prepared.encoded[p] for p in ("train", "validation", "test"))
-    subset = _subset(val, spp.eval_size)
+    subset = val.head(spp.eval_size)
     dense = evaluate(model, val)
     rows = _rows(0, 0.0, "dense", dense)
     batches = endless_batches(train, config.finetune.batch_size, config.seed)

@@ -55,8 +55,8 @@ def tiny_inputs(name: str, batch: int = 4, seed: int = 0) -> dict[str, torch.Ten
 
 @pytest.fixture(scope="session")
 def smoke_runs(tmp_path_factory) -> Path:
-    """A runs directory holding real smoke runs: dense, magnitude and random at 50% and 90%, and
-    the SPP path of the same dense run."""
+    """A runs directory holding real smoke runs: dense, magnitude and random at 50% and 90%, the
+    SPP path of the same dense run and its sensitivity scan."""
     from pruning.config import load_config
     from pruning.runner import execute
 
@@ -66,7 +66,15 @@ def smoke_runs(tmp_path_factory) -> Path:
         for sparsity in (0.5, 0.9):
             execute(replace(base, prune=replace(base.prune, method=method, sparsity=sparsity)), root)
     execute(spp_smoke_config(), root)
+    execute(sensitivity_smoke_config(), root)
     return root
+
+
+def sensitivity_smoke_config():
+    """Each matrix of the smoke dense model pruned alone to 50% and 100%, on 64 examples."""
+    from pruning.config import SensitivityConfig, load_config
+
+    return replace(load_config(SMOKE), prune=None, sensitivity=SensitivityConfig(sparsities=[0.5, 1.0], eval_size=64))
 
 
 def spp_smoke_toml(folder: Path) -> Path:

@@ -53,7 +53,7 @@ def test_runs_page_plots_accuracy_against_sparsity_with_the_dense_line(monkeypat
     xs = {trace["name"]: _array(trace["x"]) for trace in chart["data"] if "name" in trace}
     assert xs["magnitude"] == [50.0, 90.0]
     table = at.dataframe[0].value
-    assert len(table) == 6  # the SPP path is listed, without a sparsity, and drawn on its own page
+    assert len(table) == 7  # the SPP path and the sensitivity scan are listed, without a sparsity
     assert table.loc[table["method"] == "SPP", "sparsity"].isna().all()
     at.multiselect(key="methods").set_value(["random"]).run()
     assert {t["name"] for t in _charts(at)[0]["data"] if "name" in t} == {"random"}
@@ -68,8 +68,11 @@ def test_layer_page_shows_the_picked_run_and_keeps_it_in_the_url(monkeypatch, sm
     run_id = at.query_params["run"][0] if isinstance(at.query_params["run"], list) else at.query_params["run"]
     at.switch_page(PAGES[1]).run()
     assert not at.exception
-    chart, *histograms = _charts(at)
+    chart, sensitivity, by_module, *histograms = _charts(at)
     assert len(histograms) == 2  # the kept / pruned histograms of one matrix: |θ| and the score
+    assert sensitivity["data"][0]["x"][:3] == ["query", "key", "value"]  # the scan of the same dense run
+    assert len(by_module["data"]) == 7 and at.select_slider(key="scan_sparsity").value == 1.0  # nearest to 90%
+    assert any("alone costs" in m.value and "Spearman" in m.value for m in at.markdown)
     heat = chart["data"][0]
     assert heat["type"] == "heatmap" and heat["x"][:3] == ["query", "key", "value"]
     assert heat["y"] == ["layer 0", "layer 1", "after blocks"]
@@ -93,7 +96,7 @@ def test_corrupt_run_is_shown_as_broken_and_the_others_still_listed(monkeypatch,
     at = _open(_app(monkeypatch, tmp_path / "runs"), PAGES[0])
     assert any("deadbeef0000" in w.value and "not valid JSON" in w.value for w in at.warning)
     assert any("0badc0ffee00" in w.value and "sparsity is '0.5'" in w.value for w in at.warning)
-    assert len(at.dataframe[0].value) == 6
+    assert len(at.dataframe[0].value) == 7
     for page in ("views/compare.py", "views/layer_sparsity.py", "views/solution_path.py", "views/structured.py",
                  "views/gradient_noise.py", "views/sentinels.py", "views/reproduction.py"):
         at.switch_page(page).run()

@@ -95,5 +95,5 @@ def test_prune_and_spp_together_are_refused(tmp_path, capsys):
     config = tmp_path / "both.toml"
     config.write_text(SMOKE.read_text() + "\n[spp]\nsteps = 5\n")
     assert main(["run", str(config), "--runs", str(tmp_path / "runs")]) == 2
-    assert "either [prune] or [spp]" in capsys.readouterr().err
+    assert "one of [prune], [spp] or [sensitivity], not prune and spp" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())

@@ -55,11 +55,12 @@ def runs_with(name: str) -> dict[str, Run]:
 def run_picker(method: str | None = None, only: Callable[[Run], bool] | None = None) -> Run | None:
     """The sidebar run picker (its choice kept in the URL as ?run=ID); the run, or None.
     `method` (e.g. "spp"): only runs of that method; None: runs at one sparsity (not structured
-    runs); `only`: a further condition. Without a choice it opens on the most recent pruned run;
+    runs nor sensitivity scans); `only`: a further condition. Without a choice it opens on the most recent pruned run;
     a run the link (or another page) named that this page cannot show is said, not replaced
     silently."""
     done = [r for r in runs() if r.status == "done"
-            and (r.manifest.get("method") == method if method else not r.is_path) and (only is None or only(r))]
+            and (r.manifest.get("method") == method if method else not (r.is_path or r.is_sensitivity))
+            and (only is None or only(r))]
     if not done:
         return None
     by_label = {r.label: r for r in done}

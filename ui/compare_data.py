@@ -21,10 +21,12 @@ def scopes() -> list[str]:
 
 def scope_runs(scope: str) -> list[Run]:
     """The finished runs of a scope; a study's runs come with the dense runs they pruned. SPP
-    paths are left out: they have no single sparsity (the Solution path page shows them)."""
+    paths and sensitivity scans are left out: they have no single sparsity (the Solution path and
+    Layer sparsity pages show them)."""
     if scope.startswith(ALL_RUNS):
         model, data = scope.removeprefix(ALL_RUNS).split(" · ")
-        return [r for r in runs() if r.status == "done" and not r.is_path and r.manifest["model"] == model
+        return [r for r in runs() if r.status == "done" and not (r.is_path or r.is_sensitivity)
+                and r.manifest["model"] == model
                 and r.manifest["data"]["name"] == data]
     chosen = study_runs(runs_root(), scope.removeprefix("study: "))
     bases = {r.manifest["base_run"] for r in chosen if r.manifest.get("base_run")}

@@ -4,6 +4,13 @@ import streamlit as st
 
 from analysis.figures import kept_pruned_histogram, layer_sparsity_heatmap
 from analysis.labels import ROLE_LABELS, layer_label
+from analysis.sensitivity import (
+    accuracy_drop,
+    allocation_against_sensitivity,
+    drop_by_module,
+    most_sensitive,
+    sensitivity_heatmap,
+)
 from analysis.store import has_table
 from analysis.tables import layer_share
 from ui.common import figure, page_with_run, runs, table
@@ -42,6 +49,36 @@ if twins:
             for r in [run, *twins]]
     st.dataframe(rows, hide_index=True, width="stretch", column_config={
         "pooler_sparsity": st.column_config.NumberColumn("pooler sparsity", format="percent")})
+
+st.subheader("How much each matrix can lose on its own")
+m = run.manifest
+scans = [r for r in runs() if r.status == "done" and r.is_sensitivity and r.manifest["model"] == m["model"]
+         and r.manifest["data"]["name"] == m["data"]["name"]]
+scans.sort(key=lambda r: r.manifest.get("base_run") != m.get("base_run"))  # the scan of this run's dense run first
+if not scans:
+    st.info(f"No sensitivity scan of {m['model']} on {m['data']['name']} yet. A scan prunes each matrix alone to "
+            "several sparsities, without recovery, and measures the accuracy drop: add a `[sensitivity]` table to "
+            "this run's config (its `[prune]` removed), e.g. `python -m pruning run configs/sensitivity.toml`.")
+else:
+    scan = scans[0]
+    drops = accuracy_drop(table(scan, "sensitivity"), scan.manifest["results"]["dense"]["accuracy"])
+    levels = sorted(drops["sparsity"].unique())
+    nearest = min(levels, key=lambda s: abs(s - (m.get("sparsity") or 0.5)))
+    level = st.select_slider("Each matrix alone pruned to", levels, value=nearest, format_func="{:.0%}".format,
+                             key="scan_sparsity", bind="query-params")
+    rho = allocation_against_sensitivity(layers, drops, level)
+    st.markdown(f"**{most_sensitive(drops, level)}**" + (
+        f" {run.method} {'spared' if rho < 0 else 'pruned harder'} the matrices that are more sensitive at "
+        f"{level:.0%} (Spearman ρ = {rho:+.2f} between its sparsity per matrix and the drop)." if rho is not None
+        else ""))
+    left, right = st.columns(2)
+    figure(sensitivity_heatmap(drops, level), "sensitivity-heatmap", container=left)
+    figure(drop_by_module(drops), "sensitivity-by-module", container=right)
+    criterion, examples = scan.manifest["config"]["sensitivity"]["criterion"], scan.manifest["results"]["eval_examples"]
+    st.caption(f"From {scan.label}: each prunable matrix of the dense model pruned alone by {criterion} within the "
+               f"matrix, every other matrix dense, no recovery, evaluated on {examples} validation examples. Drop = "
+               "dense accuracy minus accuracy, in points (red: pruning it costs accuracy). Left: every matrix at the "
+               "slider's sparsity; right: the mean over blocks per module at every sparsity.")
 
 if run.manifest.get("rewrites_weights") and "kept_change" in layers:
     st.subheader("How far pruning moved the weights it kept")
