@@ -62,7 +62,7 @@ def form_fields(path: str | Path) -> list[FormField]:
     """Every field of the file's config (its sections that are set), then its [sweep] fields."""
     config, sweep = base_config(path)
     fields = [FormField("seed", "int", config.seed)]
-    for section in ("model", "data", "dense", "prune", "spp", "finetune", "probe"):
+    for section in ("model", "data", "dense", "prune", "spp", "sensitivity", "finetune", "probe"):
         value = getattr(config, section)
         if value is not None:
             fields += _section_fields(section, value)
