@@ -219,3 +219,20 @@ def test_two_runs_side_by_side_show_their_difference_and_config_diff(monkeypatch
     assert np.nanmean(z) == pytest.approx(0.4, abs=0.05)  # random at 90% prunes about 40 points more than 50%
     diff = at.dataframe[0].value
     assert {"prune.method", "prune.sparsity"} <= set(diff["field"])
+
+
+FINDINGS = {  # page -> a fragment of its computed finding on the smoke runs (None: the page has none there)
+    "views/runs.py": "keeps the most", "views/compare.py": "keeps the most", "views/layer_sparsity.py": "pruned",
+    "views/solution_path.py": "Without recovery", "views/gradient_noise.py": None, "views/sentinels.py": None,
+    "views/two_runs.py": "B prunes", "views/reproduction.py": "claims", "views/new_run.py": None,
+    "views/structured.py": None,
+}
+
+
+@pytest.mark.parametrize("page", FINDINGS)
+def test_every_page_says_how_to_read_it_and_its_finding(monkeypatch, smoke_runs, page):
+    at = _open(_app(monkeypatch, smoke_runs), page)
+    assert any(e.label == "How to read this" for e in at.expander), page
+    found = [m.value for m in at.markdown if m.value.startswith(":material/lightbulb:")]
+    if FINDINGS[page]:
+        assert found and FINDINGS[page] in found[0], (page, found)

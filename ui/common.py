@@ -120,6 +120,14 @@ def empty_state() -> None:
     demo_progress()
 
 
+def reading(how: str, finding: str | None = None) -> None:
+    """The page's main finding, computed from its data (analysis/findings.py), and how to read it."""
+    if finding:
+        st.markdown(f":material/lightbulb: **{finding}**")
+    with st.expander("How to read this"):
+        st.markdown(how)
+
+
 def url_selectbox(container, label: str, options: list[str], key: str) -> str:
     """A selectbox whose choice lives in the URL (?key=value) so a link reopens the same view."""
     return container.selectbox(label, options, key=key, bind="query-params")

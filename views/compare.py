@@ -7,12 +7,13 @@ from analysis.after_pruning import rgv_distribution, rgv_first_steps
 from analysis.compare import accuracy_table
 from analysis.compare_figures import agreement_matrix, allocation_multiples, pareto_view, pruned_by_size, training_loss
 from analysis.figures import METRIC_LABELS, accuracy_bands
+from analysis.findings import accuracy_finding
 from analysis.labels import method_order
 from analysis.noise_figures import kept_vs_pruned
 from analysis.paired import against, curve_area, paired_grid
 from analysis.store import has_table
 from analysis.tables import final_metrics, train_loss
-from ui.common import empty_state, figure, table, url_multiselect, url_selectbox
+from ui.common import empty_state, figure, reading, table, url_multiselect, url_selectbox
 from ui.compare_data import agreement, correlation, magnitude_profile, scope_runs, scopes
 
 st.title("Compare methods")
@@ -35,6 +36,11 @@ if shipped:
             f"from a bundle (no masks or scores travel with them). Recompute them with "
             f"`{shipped[0].shipped['command']}`.")
 
+reading("Methods pruned from the same dense model, on the same batches, seeds and fine-tuning budget. Top: "
+        "accuracy against sparsity (mean over seeds, ± one std) and against weights kept. At one sparsity and "
+        "seed: where each method prunes, how far their masks and scores agree, and the gradient noise of what "
+        "each keeps. Bottom: every method minus a reference, seed by seed, with a 95% bootstrap interval: a "
+        "difference counts only when its interval excludes 0.", accuracy_finding(frame, metric))
 figure(accuracy_bands(frame, metric), "accuracy-bands")
 st.caption("Lines: mean over seeds; bands: ± one standard deviation; dashed: the dense model. Every method "
            "pruned the same dense model, read the same batches and had the same fine-tuning budget.")

@@ -4,6 +4,7 @@ before pruning (the probe at the dense weights) and after it (during the run's f
 import streamlit as st
 
 from analysis.after_pruning import noise_scale_bars, rgv_distribution, rgv_first_steps
+from analysis.findings import rgv_finding
 from analysis.noise_figures import (
     kept_vs_pruned,
     rgv_by_model,
@@ -11,7 +12,7 @@ from analysis.noise_figures import (
     rgv_over_steps,
     variation_histogram,
 )
-from ui.common import figure, page_with_run, runs_with, table
+from ui.common import figure, page_with_run, reading, runs_with, table
 
 run = page_with_run("Gradient noise")
 tuned = runs_with("finetune_rgv")
@@ -34,6 +35,9 @@ with after:
     chosen = st.multiselect("Runs to overlay", labels, default=[run.label] if run.label in tuned else labels[:1],
                             key="after_runs", bind="query-params")
     rgv_by_run = {label: table(tuned[label], "finetune_rgv") for label in chosen}
+    reading("Overlay runs to compare how steady the gradients of what each kept are. Lower RGV = the next batch's "
+            "gradient resembles the last one's: SEVEN's claim is that keeping sentinels (consistently important "
+            "weights) gives lower, steadier RGV after pruning than SNIP or GraSP.", rgv_finding(rgv_by_run))
     colors = {label: tuned[label].color for label in chosen}
     figure(rgv_first_steps(rgv_by_run, colors), "rgv-first-steps")
     st.caption("Whole-model RGV of the kept weights over the fine-tuning steps after pruning (for a gradual "

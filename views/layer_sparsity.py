@@ -3,6 +3,7 @@
 import streamlit as st
 
 from analysis.figures import kept_pruned_histogram, layer_sparsity_heatmap
+from analysis.findings import allocation_finding
 from analysis.labels import ROLE_LABELS, layer_label
 from analysis.sensitivity import (
     accuracy_drop,
@@ -13,7 +14,7 @@ from analysis.sensitivity import (
 )
 from analysis.store import has_table
 from analysis.tables import layer_share
-from ui.common import figure, page_with_run, runs, table
+from ui.common import figure, page_with_run, reading, runs, table
 
 run = page_with_run("Layer sparsity")
 
@@ -23,6 +24,10 @@ a, b, c = st.columns(3)
 a.metric("Method · seed", f"{run.method} · {run.manifest['seed']}")
 b.metric("Sparsity of prunable weights", f"{1 - kept / total:.1%}")
 c.metric("Weights kept", f"{kept / 1e6:.2f}M of {total / 1e6:.2f}M" if total > 1e5 else f"{kept:,} of {total:,}")
+reading("Where the picked run pruned: each cell is the share of one block's module (query, key, …, ffn out) "
+        "that its mask removed; a global criterion spreads sparsity unevenly, a per-layer one evenly. Below: how "
+        "much each matrix can lose on its own (the sensitivity scan of the same dense model), each matrix's "
+        "numbers, and what the run kept and pruned in |θ| and in its score.", allocation_finding(layers, run.method))
 figure(layer_sparsity_heatmap(layers, title=run.label), "layer-sparsity-heatmap")
 
 config = run.manifest["config"]

@@ -9,12 +9,12 @@ import streamlit as st
 
 from analysis import jobs
 from analysis.store import runs_root
-from ui.common import url_selectbox
+from ui.common import reading, url_selectbox
 
 st.title("New run")
-st.caption("Start from a config file, change what you need, and queue it. Jobs run one at a time in their own "
-           "process; their runs appear on every page as they finish. The form checks the config with the "
-           "command line's own checks, and shows the command it amounts to.")
+reading("Start from a config file, change what you need, and queue it. Jobs run one at a time in their own "
+        "process; their runs appear on every page as they finish. The form checks the config with the command "
+        "line's own checks, and shows the command it amounts to.")
 ROOT = runs_root()
 
 

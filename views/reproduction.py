@@ -2,9 +2,10 @@
 
 import streamlit as st
 
+from analysis.findings import verdict_finding
 from analysis.report import comparison_grid, evaluate
 from analysis.store import runs_root
-from ui.common import runs
+from ui.common import reading, runs
 
 VERDICT_BOX = {"held": st.success, "not held": st.error, "not testable here": st.warning}
 
@@ -24,6 +25,9 @@ st.caption("Each claim of the SEVEN paper that PruneScope tests, on all-MiniLM-L
 done = tuple(sorted(r.run_id for r in runs() if r.status == "done"))
 claims = _claims(str(runs_root()), done)
 by_id = {r.run_id: r for r in runs()}
+reading("One section per claim: what the paper says, our verdict and why, the numbers (mean ± std over seeds), "
+        "the method minus each baseline seed by seed with a 95% interval (positive: the method is better), and "
+        "links to the runs behind it.", verdict_finding([claim.verdict for claim in claims]))
 for claim in claims:
     spec = claim.spec
     st.subheader(spec.title)

@@ -3,7 +3,17 @@
 import streamlit as st
 
 from analysis.figures import METRIC_LABELS, accuracy_bands
-from ui.common import demo_progress, empty_state, figure, run_picker, runs_table, url_multiselect, url_selectbox
+from analysis.findings import accuracy_finding
+from ui.common import (
+    demo_progress,
+    empty_state,
+    figure,
+    reading,
+    run_picker,
+    runs_table,
+    url_multiselect,
+    url_selectbox,
+)
 
 st.title("Runs")
 run_picker()
@@ -30,9 +40,12 @@ label = url_selectbox(right, "Metric", list(METRIC_LABELS.values()), key="metric
 metric = next(key for key, text in METRIC_LABELS.items() if text == label)
 scope = scope[scope["method"].isin(chosen)]
 
+reading("Every run of one model on one data set. The chart puts each method's accuracy (or F1, MCC) against the "
+        "share of prunable weights it removed: each point is the mean over seeds, the band ± one standard "
+        "deviation when there are several, the dashed line the dense model it was pruned from. A curve that "
+        "stays near the dashed line longer prunes better. The table lists every run; pick one in the sidebar "
+        "and the other pages show it.", accuracy_finding(scope, metric))
 figure(accuracy_bands(scope, metric), "accuracy-bands")
-st.caption("Each point is the mean over seeds (band: ± one standard deviation when there are several); "
-           "the dashed line is the dense model. Pick a run in the sidebar to see where it pruned.")
 st.dataframe(
     scope.drop(columns=["label", "problem", "model", "data"]), hide_index=True, width="stretch",
     column_config={

@@ -3,9 +3,10 @@
 import numpy as np
 import streamlit as st
 
+from analysis.findings import sentinel_finding
 from analysis.noise import classify, kept_shares
 from analysis.noise_figures import selected_rows, selection_breakdown, sentinel_scatter, sentinel_shares
-from ui.common import figure, page_with_run, runs_with, table
+from ui.common import figure, page_with_run, reading, runs_with, table
 
 run = page_with_run("Sentinels")
 probed = runs_with("sample")
@@ -14,6 +15,12 @@ if run.label not in probed:
     st.stop()
 
 sample = table(run, "sample")
+reading("Each point is one weight of the probe's sample: right = important on average (saliency), up = important "
+        "on every batch (high SNR). Sentinels (SW) are the salient weights with SNR above the threshold, "
+        "temporary sentinels (TSW) the salient ones below it; SEVEN means to keep the first and prune the second. "
+        "Box-select points to break them down by layer and module.",
+        sentinel_finding(table(run, "sentinels"), run.method) if run.manifest.get("sparsity") and
+        run.label in runs_with("sentinels") else None)
 st.caption(f"{len(sample):,} weights sampled from **{run.label}**, with their saliency E|θ⊙g| and "
            "gradient SNR μ²/σ² over the probe batches. Among the weights a noise-blind saliency ranks "
            "on top, SW have SNR ≥ threshold and TSW below it.")

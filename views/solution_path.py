@@ -6,6 +6,7 @@ import json
 import numpy as np
 import streamlit as st
 
+from analysis.findings import path_finding
 from analysis.path_figures import (
     first_dropped_ratio,
     order_diagnosis,
@@ -16,7 +17,7 @@ from analysis.path_figures import (
 )
 from analysis.store import has_table
 from analysis.structured_compare import searched
-from ui.common import figure, run_picker, solution_path, table
+from ui.common import figure, reading, run_picker, solution_path, table
 
 st.title("Solution path")
 run = run_picker(method="spp", only=searched)
@@ -45,6 +46,10 @@ def _value(split: str, sparsity: float, metric: str = "accuracy") -> float | Non
     return None if rows.empty else float(rows["value"].iloc[0])
 
 
+reading("One Solution Path Pruning search orders every QK dimension, VO dimension and FFN neuron by when it "
+        "joins the path; reading the order off at a sparsity gives that sub-network, so one search serves every "
+        "sparsity. The figure scrubs the path in the browser: the mask norms along the search, what each block "
+        "keeps, and accuracy against sparsity without and with recovery fine-tuning.", path_finding(metrics))
 a, b, c = st.columns(3)
 a.metric("Search", f"{int(path.steps[-1])} steps",
          help=f"{spp['variant']} dynamics, weights frozen; Γ stored at {len(path.steps)} checkpoints")

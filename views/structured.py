@@ -7,6 +7,7 @@ import streamlit as st
 from analysis.compare import mask_agreement
 from analysis.compare_figures import agreement_matrix, heatmap_multiples
 from analysis.figures import accuracy_bands
+from analysis.findings import accuracy_finding
 from analysis.labels import method_order
 from analysis.structured_compare import (
     accuracy_rows,
@@ -17,7 +18,7 @@ from analysis.structured_compare import (
     subnetwork_costs,
 )
 from analysis.structured_figures import cost_view, latency_view
-from ui.common import figure, runs, solution_path, url_multiselect, url_selectbox
+from ui.common import figure, reading, runs, solution_path, url_multiselect, url_selectbox
 
 st.title("Structured comparison")
 found = structured_runs(runs())
@@ -36,6 +37,10 @@ methods = method_order({r.method for r in in_scope})
 chosen = url_multiselect(top[1], "Methods", methods, key="structured_methods")
 in_scope = [r for r in in_scope if r.method in chosen]
 accuracy = accuracy_rows(in_scope)
+reading("SPP and the structured baselines rank the same QK / VO / FFN entries of one dense model and are read "
+        "off at the same sparsities, then recovered with the same fine-tuning. Compare the curves without and "
+        "with recovery, the accuracy bought per millisecond of latency, where each keeps, and what K "
+        "sub-networks cost each method.", accuracy_finding(accuracy[accuracy["phase"] == "recovered"]))
 
 st.subheader("Accuracy against structured sparsity")
 left, right = st.columns(2)

@@ -6,9 +6,10 @@ import streamlit as st
 
 from analysis.compare_figures import training_loss
 from analysis.figures import allocation_difference, layer_sparsity_heatmap
+from analysis.findings import difference_finding
 from analysis.store import has_table
 from analysis.tables import config_diff, train_loss
-from ui.common import empty_state, figure, runs, table
+from ui.common import empty_state, figure, reading, runs, table
 
 COLORS = {"A": "#1f77b4", "B": "#ff7f0e"}
 
@@ -27,9 +28,9 @@ a = done[left.selectbox("Run A", ids, index=ids.index(pruned[0]) if pruned else 
                         key="a", bind="query-params")]
 b = done[right.selectbox("Run B", ids, index=ids.index(pruned[1]) if len(pruned) > 1 else 1,
                          format_func=lambda i: done[i].label, key="b", bind="query-params")]
-st.caption("How to read this: the two heatmaps are where each run pruned (share of each block's module removed); "
-           "the third is B minus A: red where B prunes more, blue where it keeps more. Below, their training loss "
-           "and the config fields that differ.")
+reading("The two heatmaps are where each run pruned (share of each block's module removed); the third is B "
+        "minus A: red where B prunes more, blue where it keeps more. Below, their training loss and the config "
+        "fields that differ.", difference_finding(table(a, "layers"), table(b, "layers")))
 
 for column, name, run in ((left, "A", a), (right, "B", b)):
     results = run.manifest.get("results", {})

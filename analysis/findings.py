@@ -1,0 +1,113 @@
+"""Each page's main finding as one sentence computed from its data (None when nothing stands out
+or the data cannot say), shown above the page's charts."""
+
+import numpy as np
+import pandas as pd
+
+from .after_pruning import model_rgv
+from .compare import seed_summary
+from .labels import ROLE_LABELS, layer_label
+from .noise import kept_shares
+
+
+def _where(layer: int, module: str) -> str:
+    return f"{layer_label(int(layer))} · {ROLE_LABELS.get(module, module)}"
+
+
+def accuracy_finding(table: pd.DataFrame, metric: str = "val_accuracy") -> str | None:
+    """At the highest sparsity that at least two methods share: the best and the worst method's
+    mean of `metric` over seeds, the best against the dense mean."""
+    stats = seed_summary(table, metric)
+    dense = stats[stats["method"] == "dense"]["mean"]
+    pruned = stats[stats["method"] != "dense"]
+    shared = pruned.groupby("sparsity")["method"].nunique()
+    shared = shared[shared >= 2]
+    if shared.empty:
+        return None
+    at = pruned[pruned["sparsity"] == shared.index.max()].sort_values("mean", ascending=False)
+    best, worst = at.iloc[0], at.iloc[-1]
+    reference = f", {100 * (dense.iloc[0] - best['mean']):.1f} points below dense" if len(dense) else ""
+    return (f"At {best['sparsity']:.0%}, {best['method']} keeps the most ({best['mean']:.3f}, mean of "
+            f"{int(best['seeds'])} seed{'s' if best['seeds'] > 1 else ''}{reference}); {worst['method']} the least "
+            f"({worst['mean']:.3f}).")
+
+
+def allocation_finding(layers: pd.DataFrame, method: str) -> str | None:
+    """Which matrices the run emptied (≥ 99.9% pruned), else its most and least pruned matrix."""
+    pruned = layers[layers["sparsity"] > 0]
+    if pruned.empty:
+        return None
+    emptied = pruned[pruned["sparsity"] >= 0.999]
+    if len(emptied):
+        names = ", ".join(_where(r.layer, r.module) for r in emptied.head(3).itertuples())
+        more = f" and {len(emptied) - 3} more" if len(emptied) > 3 else ""
+        return f"{method} removed 100% of {names}{more}: the model's output no longer depends on them."
+    most, least = layers.loc[layers["sparsity"].idxmax()], layers.loc[layers["sparsity"].idxmin()]
+    return (f"{method} pruned {_where(most['layer'], most['module'])} most ({most['sparsity']:.0%}) and "
+            f"{_where(least['layer'], least['module'])} least ({least['sparsity']:.0%}).")
+
+
+def path_finding(metrics: pd.DataFrame, tolerance: float = 0.01) -> str | None:
+    """The highest read-off sparsity whose accuracy without recovery stays within `tolerance` of
+    the dense model's, and the recovered accuracy at the highest recovered sparsity."""
+    def rows(split):
+        return metrics[(metrics["split"] == split) & (metrics["metric"] == "accuracy")].sort_values("sparsity")
+
+    dense, readoff, recovered = rows("dense"), rows("readoff"), rows("recovered")
+    if dense.empty or readoff.empty:
+        return None
+    reference = float(dense["value"].iloc[0])
+    close = readoff[readoff["value"] >= reference - tolerance]
+    text = (f"Without recovery the read-off stays within {100 * tolerance:.0f} point of dense ({reference:.3f}) up "
+            f"to {close['sparsity'].max():.0%}." if len(close) else
+            f"Without recovery every read-off is more than {100 * tolerance:.0f} point below dense ({reference:.3f}).")
+    if len(recovered):
+        last = recovered.iloc[-1]
+        text += f" Recovered at {last['sparsity']:.0%}: {last['value']:.3f}."
+    return text
+
+
+def rgv_finding(rgv_by_run: dict[str, pd.DataFrame]) -> str | None:
+    """The runs with the steadiest and the noisiest gradients after pruning: median whole-model RGV
+    of the kept weights over the fine-tuning steps."""
+    medians = {label: float(np.median(series["rgv"])) for label, frame in rgv_by_run.items()
+               if not (series := model_rgv(frame)).empty}
+    if len(medians) < 2:
+        return None
+    low, high = min(medians, key=medians.get), max(medians, key=medians.get)
+    return (f"Steadiest gradients after pruning: {low} (median RGV {medians[low]:.2f}); noisiest: {high} "
+            f"({medians[high]:.2f}).")
+
+
+def sentinel_finding(sentinels: pd.DataFrame, method: str) -> str | None:
+    """Over all layers, the share of SW and of TSW the run keeps against SNIP at the same density."""
+    shares = kept_shares(sentinels, method)
+    whole = shares[shares["layer_name"] == "all layers"].set_index(["who", "class"])["share"]
+    if whole.isna().any():
+        return None
+    snip = "SNIP, same density"
+    return (f"{method} keeps {whole[(method, 'SW')]:.0%} of the sentinels (SW) and {whole[(method, 'TSW')]:.0%} of "
+            f"the temporary ones (TSW); SNIP at the same density keeps {whole[(snip, 'SW')]:.0%} and "
+            f"{whole[(snip, 'TSW')]:.0%}.")
+
+
+def difference_finding(layers_a: pd.DataFrame, layers_b: pd.DataFrame) -> str | None:
+    """Where run B prunes most above and most below run A (per matrix, in points)."""
+    joined = layers_a.set_index("name")[["layer", "module", "sparsity"]].join(
+        layers_b.set_index("name")["sparsity"].rename("b"), how="inner")
+    if joined.empty:
+        return None
+    gap = joined["b"] - joined["sparsity"]
+    if float(gap.abs().max()) < 0.005:
+        return "The two runs prune every matrix to within half a point of each other."
+    up, down = joined.loc[gap.idxmax()], joined.loc[gap.idxmin()]
+    return (f"B prunes {_where(up['layer'], up['module'])} {100 * gap.max():+.1f} points against A, and "
+            f"{_where(down['layer'], down['module'])} {100 * gap.min():+.1f}.")
+
+
+def verdict_finding(verdicts: list[str]) -> str | None:
+    """How many claims held, were not held, or could not be tested here."""
+    if not verdicts:
+        return None
+    counts = pd.Series(verdicts).value_counts()
+    return f"Of {len(verdicts)} claims: " + ", ".join(f"{n} {verdict}" for verdict, n in counts.items()) + "."
