@@ -81,8 +81,9 @@ else:
     figure(drop_by_module(drops), "sensitivity-by-module", container=right)
     criterion, examples = scan.manifest["config"]["sensitivity"]["criterion"], scan.manifest["results"]["eval_examples"]
     st.caption(f"From {scan.label}: each prunable matrix of the dense model pruned alone by {criterion} within the "
-               f"matrix, every other matrix dense, no recovery, evaluated on {examples} validation examples. Drop = "
-               "dense accuracy minus accuracy, in points (red: pruning it costs accuracy). Left: every matrix at the "
+               f"matrix, every other matrix dense, no recovery, evaluated on {examples} validation examples (one "
+               f"example = {100 / examples:.2f} points: drops of one or two examples are noise). Drop = dense accuracy "
+               "minus accuracy, in points (red: pruning it costs accuracy). Left: every matrix at the "
                "slider's sparsity; right: the mean over blocks per module at every sparsity.")
 
 if run.manifest.get("rewrites_weights") and "kept_change" in layers:
