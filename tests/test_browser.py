@@ -196,3 +196,58 @@ def test_a_view_reopens_from_its_link(server, browser):
     assert selected.get_attribute("aria-selected") == "true", link
     assert again.locator('[data-testid="stException"]').count() == 0
     again.close()
+
+
+def _settled(tab) -> None:
+    """Wait until the script run a control started has finished: not running at three checks in a row."""
+    idle = tab.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')
+    for _ in range(3):
+        tab.wait_for_timeout(250)
+        idle.wait_for(state="attached", timeout=90_000)
+
+
+CONTROLS = {  # what one use of each kind of control is, on the page's main area and its sidebar
+    '[role="slider"]': lambda c: (c.focus(), c.press("ArrowRight")),
+    '[data-testid="stSelectbox"] input': lambda c: (c.click(), c.press("ArrowDown"), c.press("Enter")),
+    '[data-testid="stMultiSelect"] input': lambda c: (c.click(), c.press("Backspace"), c.press("Escape")),
+    '[data-testid="stRadio"] label:last-of-type': lambda c: c.click(),
+    '[data-testid="stCheckbox"] label': lambda c: c.click(),
+    '[role="tab"]': lambda c: c.click(),
+    '[data-testid="stExpander"] summary': lambda c: c.click(),
+}
+
+
+@pytest.mark.parametrize("page", [*PAGES, "reproduction"])
+def test_every_control_once_then_the_view_reopens_from_its_link(server, browser, page):
+    """Each slider, select box, multiselect, radio, toggle, tab and expander of the page used once (by
+    keyboard where it has one): no exception box, no page error; then the URL, opened afresh,
+    shows the same controls' values without an exception either."""
+    tab = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    tab.goto(f"{server}/{page}", wait_until="domcontentloaded")
+    tab.locator("h1").first.wait_for(timeout=60_000)
+    _settled(tab)
+    used = 0
+    for selector, use in CONTROLS.items():
+        for i in range(tab.locator(selector).count()):
+            control = tab.locator(selector).nth(i)
+            if not control.is_visible():
+                continue
+            control.scroll_into_view_if_needed()
+            use(control)
+            _settled(tab)
+            used += 1
+            assert tab.locator('[data-testid="stException"]').count() == 0, (page, selector, i)
+    assert used >= 1 and not errors, (page, used, errors)
+    values = tab.locator('[role="slider"]').evaluate_all("els => els.map(e => e.getAttribute('aria-valuenow'))")
+    link = tab.url
+    tab.close()
+    again = browser.new_page(viewport={"width": 1400, "height": 1000})
+    again.goto(link, wait_until="domcontentloaded")
+    again.locator("h1").first.wait_for(timeout=60_000)
+    _settled(again)
+    assert again.locator('[data-testid="stException"]').count() == 0, link
+    reopened = again.locator('[role="slider"]').evaluate_all("els => els.map(e => e.getAttribute('aria-valuenow'))")
+    assert reopened == values, (link, values, reopened)
+    again.close()
