@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .store import process_alive, run_lock
+from .store import process_alive, run_lock, write_json
 
 REPO = Path(__file__).resolve().parent.parent
 STATUS_FILE = ".demo.json"
@@ -37,8 +37,8 @@ def launch_demo(root: Path) -> int:
             [sys.executable, "-m", "pruning", "demo", "--runs", str(root.resolve())], cwd=REPO,
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )
-        (root / STATUS_FILE).write_text(json.dumps({"pid": process.pid, "state": "running", "run": 0,
-                                                    "runs": 0, "stage": "starting", "step": 0, "steps": 0}))
+        write_json(root / STATUS_FILE, {"pid": process.pid, "state": "running", "run": 0, "runs": 0,
+                                        "stage": "starting", "step": 0, "steps": 0})
         return process.pid
 
 

@@ -21,7 +21,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .store import process_alive, run_lock
+from .store import process_alive, run_lock, write_json
 
 REPO = Path(__file__).resolve().parent.parent
 FOLDER = ".jobs"
@@ -55,11 +55,7 @@ def _folder(root: Path) -> Path:
 
 
 def _write(root: Path, job: Job) -> None:
-    path = _folder(root) / f"{job.id}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(f".{os.getpid()}.tmp")
-    partial.write_text(json.dumps(asdict(job)))
-    partial.replace(path)
+    write_json(_folder(root) / f"{job.id}.json", asdict(job))
 
 
 def read_job(root: Path, job_id: str) -> Job:

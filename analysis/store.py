@@ -397,6 +397,15 @@ def check_study_name(study) -> str:
     return study
 
 
+def write_json(path: Path, value, indent: int | None = None) -> None:
+    """Write `value` as JSON atomically: to a file of this process, then renamed over `path`, so a
+    reader sees the old or the new file, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    partial.write_text(json.dumps(value, indent=indent))
+    partial.replace(path)
+
+
 def _study_path(root: str | Path | None, study: str) -> Path:
     return runs_root(root) / ".studies" / f"{check_study_name(study)}.json"
 
@@ -406,15 +415,11 @@ def write_study(root: str | Path | None, study: str, runs: list[dict], command: 
     that computed them, atomically. A study grows: runs already recorded stay (a sweep over more
     seeds, or over a subset, adds to it); delete the file to start a study afresh."""
     path = _study_path(root, study)
-    path.parent.mkdir(parents=True, exist_ok=True)
     before = json.loads(path.read_text()) if path.exists() else {"runs": [], "command": ""}
     known = {entry.get("run_id") for entry in runs}
     merged = [entry for entry in before.get("runs", []) if entry.get("run_id") not in known] + runs
     commands = [c for c in (*before.get("command", "").split(" && "), command) if c]
-    tmp = path.with_suffix(f".tmp-{os.getpid()}")
-    tmp.write_text(json.dumps({"study": study, "command": " && ".join(dict.fromkeys(commands)),
-                               "runs": merged}, indent=1))
-    tmp.replace(path)
+    write_json(path, {"study": study, "command": " && ".join(dict.fromkeys(commands)), "runs": merged}, indent=1)
     return path
 
 

@@ -3,10 +3,11 @@ a job's runs/.jobs/<id>.progress.json): state, run i of n, stage, step of steps,
 loss, and when the stage began (analysis/jobs.py reads an ETA off it). Written by a rename, so a
 reader never sees half a file."""
 
-import json
 import os
 import time
 from pathlib import Path
+
+from analysis.store import write_json
 
 
 class ProgressFile:
@@ -20,10 +21,7 @@ class ProgressFile:
         self.write()
 
     def write(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.path.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_text(json.dumps({"pid": os.getpid(), "updated": time.time(), **self.state}))
-        partial.replace(self.path)
+        write_json(self.path, {"pid": os.getpid(), "updated": time.time(), **self.state})
 
     def __call__(self, stage: str, step: int, steps: int, loss: float | None = None) -> None:
         if stage != self.state["stage"]:
