@@ -116,41 +116,53 @@ def _first_paints(browser, url: str, pages: dict, repeats: int) -> dict:
     return times
 
 
-def _redraw(tab, act, selector: str = CHART) -> float:
-    """Milliseconds from `act()` to any chart drawn differently."""
+def _redraw(tab, act, selector: str = CHART) -> float | None:
+    """Milliseconds from `act()` to any chart drawn differently (None: nothing changed in 30 s)."""
     tab.wait_for_timeout(1500)  # the page settled
     before = tab.eval_on_selector_all(selector, "els => els.map(e => e.innerHTML)")
     start = time.perf_counter()
     act()
-    tab.wait_for_function(CHANGED, arg=[selector, before], polling="raf", timeout=60_000)
+    try:
+        tab.wait_for_function(CHANGED, arg=[selector, before], polling="raf", timeout=30_000)
+    except PlaywrightTimeout:
+        return None
     return 1000 * (time.perf_counter() - start)
 
 
-def _key(tab, locator: str, key: str):
-    return lambda: (tab.locator(locator).first.focus(), tab.keyboard.press(key))
+def _key(selector: str, key: str):
+    """A control used from the keyboard: focus the first `selector`, press `key` ("A+B": A, then B)."""
+    def make(tab):
+        return lambda: (tab.locator(selector).first.focus(), *(tab.keyboard.press(k) for k in key.split("+")))
+    return selector, make
 
 
-def _path_slider(tab):
-    label = tab.locator("g.slider-labels text").nth(-2)
-    label.scroll_into_view_if_needed()
-    box = label.bounding_box()
-    return lambda: tab.mouse.click(box["x"] + box["width"] / 2, box["y"] - 15)
+def _path_slider():
+    """The Solution path figure's own slider: a click on its second-to-last step."""
+    def make(tab):
+        label = tab.locator("g.slider-labels text").nth(-2)
+        label.scroll_into_view_if_needed()
+        box = label.bounding_box()
+        return lambda: tab.mouse.click(box["x"] + box["width"] / 2, box["y"] - 15)
+    return "g.slider-labels text", make
+
+
+SLIDER = '[data-testid="stSlider"] input[type="range"]'
+CONTROLS = {
+    "runs · metric": ("runs", _key('[data-testid="stSelectbox"] input', "ArrowDown+Enter")),
+    "compare · sparsity": ("compare", _key(SLIDER, "ArrowLeft")),
+    "layer-sparsity · scan sparsity": ("layer-sparsity", _key(SLIDER, "ArrowLeft")),
+    "sentinels · SNR threshold": ("sentinels", _key(SLIDER, "ArrowRight")),
+    "solution-path · figure slider": ("solution-path", _path_slider()),
+}
+"""name -> (page, (the control's selector, make(tab) -> the action))"""
 
 
 def _redraws(browser, url: str, repeats: int) -> dict:
     """Median redraw per control (controls a page does not have for these runs are left out)."""
-    controls = {
-        "runs · metric": ("runs", lambda tab: _key(tab, '[data-testid="stSelectbox"] input', "ArrowDown")),
-        "compare · sparsity": ("compare", lambda tab: _key(tab, '[role="slider"]', "ArrowLeft")),
-        "layer-sparsity · scan sparsity": ("layer-sparsity", lambda tab: _key(tab, '[role="slider"]', "ArrowLeft")),
-        "sentinels · SNR threshold": ("sentinels", lambda tab: _key(tab, '[role="slider"]', "ArrowRight")),
-        "solution-path · figure slider": ("solution-path", _path_slider),
-    }
     out = {}
-    for name, (page, make) in controls.items():
+    for name, (page, (selector, make)) in CONTROLS.items():
         drawn, tab = _paint(browser, url, page, CHART)
-        if drawn is None or (page != "solution-path" and tab.locator(
-                '[role="slider"], [data-testid="stSelectbox"]').count() == 0):
+        if drawn is None or tab.locator(selector).count() == 0:
             tab.context.close()
             continue
         times = []
@@ -159,9 +171,10 @@ def _redraws(browser, url: str, repeats: int) -> dict:
                 tab.reload(wait_until="commit")
                 tab.locator(CHART).first.wait_for(state="visible", timeout=180_000)
             times.append(_redraw(tab, make(tab)))
-            if name.startswith("solution-path"):
+            if name.startswith("solution-path") or times[-1] is None:
                 break  # one click moves it; the next click on the same step changes nothing
-        out[name] = round(statistics.median(times), 1)
+        out[name] = "no redraw" if None in times else round(statistics.median(times), 1)
+        print(name, out[name], file=sys.stderr)
         tab.context.close()
     return out
 

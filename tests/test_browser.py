@@ -206,8 +206,10 @@ def _settled(tab) -> None:
         idle.wait_for(state="attached", timeout=90_000)
 
 
+SLIDER = '[data-testid="stSlider"] input[type="range"]'
+SLIDER_VALUES = "els => els.map(e => e.getAttribute('aria-valuetext'))"
 CONTROLS = {  # what one use of each kind of control is, on the page's main area and its sidebar
-    '[role="slider"]': lambda c: (c.focus(), c.press("ArrowRight")),
+    SLIDER: lambda c: (c.focus(), c.press("ArrowRight")),
     '[data-testid="stSelectbox"] input': lambda c: (c.click(), c.press("ArrowDown"), c.press("Enter")),
     '[data-testid="stMultiSelect"] input': lambda c: (c.click(), c.press("Backspace"), c.press("Escape")),
     '[data-testid="stRadio"] label:last-of-type': lambda c: c.click(),
@@ -240,7 +242,7 @@ def test_every_control_once_then_the_view_reopens_from_its_link(server, browser,
             used += 1
             assert tab.locator('[data-testid="stException"]').count() == 0, (page, selector, i)
     assert used >= 1 and not errors, (page, used, errors)
-    values = tab.locator('[role="slider"]').evaluate_all("els => els.map(e => e.getAttribute('aria-valuenow'))")
+    values = tab.locator(SLIDER).evaluate_all(SLIDER_VALUES)
     link = tab.url
     tab.close()
     again = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -248,6 +250,6 @@ def test_every_control_once_then_the_view_reopens_from_its_link(server, browser,
     again.locator("h1").first.wait_for(timeout=60_000)
     _settled(again)
     assert again.locator('[data-testid="stException"]').count() == 0, link
-    reopened = again.locator('[role="slider"]').evaluate_all("els => els.map(e => e.getAttribute('aria-valuenow'))")
+    reopened = again.locator(SLIDER).evaluate_all(SLIDER_VALUES)
     assert reopened == values, (link, values, reopened)
     again.close()
