@@ -36,6 +36,7 @@ from .common import SETTINGS, report
 
 ROOT = Path(__file__).resolve().parent.parent
 CHART = '[data-testid="stPlotlyChart"] .main-svg'
+SLIDER = '[data-testid="stMain"] [data-testid="stSlider"] input[type="range"]'
 PAGES = {"runs": CHART, "compare": CHART, "layer-sparsity": CHART, "solution-path": CHART, "structured": CHART,
          "gradient-noise": CHART, "sentinels": CHART, "two-runs": CHART,
          "reproduction": '[data-testid="stAlert"]', "new-run": '[data-testid="stCode"]'}
@@ -130,9 +131,18 @@ def _redraw(tab, act, selector: str = CHART) -> float | None:
 
 
 def _key(selector: str, key: str):
-    """A control used from the keyboard: focus the first `selector`, press `key` ("A+B": A, then B)."""
+    """A control used from the keyboard: click the first `selector`, press `key` ("A+B": A, then B)."""
     def make(tab):
-        return lambda: (tab.locator(selector).first.focus(), *(tab.keyboard.press(k) for k in key.split("+")))
+        return lambda: (tab.locator(selector).first.click(), *(tab.keyboard.press(k) for k in key.split("+")))
+    return selector, make
+
+
+def _slider(selector: str = SLIDER):
+    """The first slider moved from the keyboard to its far end (End, or Home when it is there)."""
+    def make(tab):
+        slider = tab.locator(selector).first
+        at_end = slider.evaluate("e => e.value === e.max")
+        return lambda: (slider.focus(), tab.keyboard.press("Home" if at_end else "End"))
     return selector, make
 
 
@@ -146,12 +156,12 @@ def _path_slider():
     return "g.slider-labels text", make
 
 
-SLIDER = '[data-testid="stSlider"] input[type="range"]'
 CONTROLS = {
-    "runs · metric": ("runs", _key('[data-testid="stSelectbox"] input', "ArrowDown+Enter")),
-    "compare · sparsity": ("compare", _key(SLIDER, "ArrowLeft")),
-    "layer-sparsity · scan sparsity": ("layer-sparsity", _key(SLIDER, "ArrowLeft")),
-    "sentinels · SNR threshold": ("sentinels", _key(SLIDER, "ArrowRight")),
+    "runs · model and data": ("runs", _key('[data-testid="stMain"] [data-testid="stSelectbox"] input',
+                                   "ArrowDown+Enter")),
+    "compare · sparsity": ("compare?scope=study%3A+compare", _slider()),
+    "layer-sparsity · scan sparsity": ("layer-sparsity", _slider()),
+    "sentinels · SNR threshold": ("sentinels", _slider()),
     "solution-path · figure slider": ("solution-path", _path_slider()),
 }
 """name -> (page, (the control's selector, make(tab) -> the action))"""

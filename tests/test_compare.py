@@ -86,18 +86,19 @@ def test_compare_page_on_a_study(monkeypatch, smoke_study):
     assert any(t.get("fill") == "toself" for t in bands["data"])  # two seeds: a band
     pareto = charts[1]
     assert "Pareto front" in {t["name"] for t in pareto["data"]}
-    heatmaps = [t for t in charts[2]["data"] if t["type"] == "heatmap"]
+    heatmaps = [t for t in charts[2]["data"] if t["type"] == "heatmap"]  # the first tab: allocation
     assert len(heatmaps) == 4 and {t["coloraxis"] for t in heatmaps} == {"coloraxis"}
-    sizes = {t["name"]: _array(t["y"]) for t in charts[3]["data"]}  # share pruned per |θ| percentile bin
+    assert len(charts) == 3  # the other tabs compute nothing until chosen
+    sizes = {t["name"]: _array(t["y"]) for t in _tab(at, "Pruned by size")[2]["data"]}  # share pruned per bin
     assert set(sizes) == {"magnitude", "SNIP", "GraSP", "PLATON"} and all(len(v) == 11 for v in sizes.values())
     assert sizes["magnitude"][0] > 0.9 and sizes["magnitude"][-1] < 0.1  # magnitude prunes the small ones
-    jaccard, spearman = charts[4], charts[5]
+    jaccard, spearman = _tab(at, "Mask and score agreement")[2:4]
     assert jaccard["layout"]["title"]["text"].startswith("Jaccard") and len(jaccard["data"][0]["x"]) == 4
     assert spearman["layout"]["title"]["text"].startswith("Spearman")
-    losses = charts[6]  # training loss per method; PLATON, which prunes while fine-tuning, has its window shaded
+    losses = _tab(at, "Training loss")[2]  # per method; PLATON, which prunes while fine-tuning, has its window shaded
     assert {t["name"] for t in losses["data"]} == {"magnitude", "SNIP", "GraSP", "PLATON"}
     assert len(losses["layout"]["shapes"]) == 1
-    after = charts[7]  # RGV over the recovery steps, one line per method in its colour
+    after = _tab(at, "Gradient noise after pruning")[2]  # RGV over the recovery steps, one line per method
     assert {t["name"] for t in after["data"]} == {"magnitude", "SNIP", "GraSP", "PLATON"}
     numbers = at.dataframe[0].value
     assert list(numbers.index) == ["GraSP", "magnitude", "PLATON", "SNIP"]
@@ -106,7 +107,15 @@ def test_compare_page_on_a_study(monkeypatch, smoke_study):
     assert set(paired_grid.index) == {"GraSP", "magnitude", "PLATON"} and list(paired_grid.columns) == ["50%", "80%"]
     assert all(cell.split()[-1] in ("ahead", "tie", "behind") for cell in paired_grid.to_numpy().ravel())
     at.multiselect(key="compare_methods").set_value(["SNIP", "GraSP"]).run()
-    assert len(_charts(at)[4]["data"][0]["x"]) == 2
+    assert len(_tab(at, "Mask and score agreement")[2]["data"][0]["x"]) == 2
+
+
+def _tab(at: AppTest, name: str) -> list[dict]:
+    """The page's charts with tab `name` chosen (tabs compute only when chosen)."""
+    at.session_state["compare_tab"] = name
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return _charts(at)
 
 
 def test_compare_page_with_one_method(monkeypatch, smoke_runs, tmp_path):

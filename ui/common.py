@@ -138,9 +138,16 @@ def url_multiselect(container, label: str, options: list[str], key: str) -> list
     return container.multiselect(label, options, default=options, key=key, bind="query-params")
 
 
-def page_with_run(title: str) -> Run:
-    """Title, sidebar picker and the picked run; with no run yet, the empty state and a stop."""
+def page_with_run(title: str, prefer: str | None = None) -> Run:
+    """Title, sidebar picker and the picked run; with no run yet, the empty state and a stop.
+    `prefer`: a table the page draws; without a choice the page opens on the most recent run
+    that recorded it (every run stays in the picker)."""
     st.title(title)
+    if prefer and not (st.session_state.get("run") or st.query_params.get("run")):
+        first = next((r for r in runs() if r.status == "done" and r.manifest.get("sparsity")
+                      and not (r.is_path or r.is_sensitivity) and has_table(r, prefer)), None)
+        if first is not None:
+            st.session_state["run"] = first.run_id
     run = run_picker()
     if run is None:
         empty_state()

@@ -14,7 +14,7 @@ from analysis.noise_figures import (
 )
 from ui.common import figure, page_with_run, reading, runs_with, table
 
-run = page_with_run("Gradient noise")
+run = page_with_run("Gradient noise", prefer="finetune_rgv")
 tuned = runs_with("finetune_rgv")
 probed = runs_with("rgv")
 if not probed and not tuned:

@@ -8,7 +8,7 @@ from analysis.noise import classify, kept_shares
 from analysis.noise_figures import selected_rows, selection_breakdown, sentinel_scatter, sentinel_shares
 from ui.common import figure, page_with_run, reading, runs_with, table
 
-run = page_with_run("Sentinels")
+run = page_with_run("Sentinels", prefer="sample")
 probed = runs_with("sample")
 if run.label not in probed:
     st.info("Pick a run with a noise probe in the sidebar (runs record one unless `probe.batches = 0`).")
