@@ -131,9 +131,9 @@ def _redraw(tab, act, selector: str = CHART) -> float | None:
 
 
 def _key(selector: str, key: str):
-    """A control used from the keyboard: click the first `selector`, press `key` ("A+B": A, then B)."""
+    """A control used from the keyboard: click the last `selector`, press `key` ("A+B": A, then B)."""
     def make(tab):
-        return lambda: (tab.locator(selector).first.click(), *(tab.keyboard.press(k) for k in key.split("+")))
+        return lambda: (tab.locator(selector).last.click(), *(tab.keyboard.press(k) for k in key.split("+")))
     return selector, make
 
 
@@ -157,7 +157,7 @@ def _path_slider():
 
 
 CONTROLS = {
-    "runs · model and data": ("runs", _key('[data-testid="stMain"] [data-testid="stSelectbox"] input',
+    "runs · metric": ("runs", _key('[data-testid="stMain"] [data-testid="stSelectbox"] input',
                                    "ArrowDown+Enter")),
     "compare · sparsity": ("compare?scope=study%3A+compare", _slider()),
     "layer-sparsity · scan sparsity": ("layer-sparsity", _slider()),
