@@ -65,6 +65,7 @@ by_id = {r.run_id: r for r in in_scope}
 run_of = dict(zip(picked["method"], picked["run_id"], strict=True))
 at = {method: by_id[run_of[method]] for method in method_order(run_of)}
 paths = tuple((name, str(run.path)) for name, run in at.items())
+colors = {name: run.color for name, run in at.items()}
 
 allocation, sizes, agreeing, losses, after, noise = st.tabs([
     "Per-layer allocation", "Pruned by size", "Mask and score agreement", "Training loss",
@@ -76,7 +77,7 @@ if sizes.open:
     with sizes:
         profiles = {name: magnitude_profile(str(run.path)) for name, run in at.items()}
         profiles = {name: profile for name, profile in profiles.items() if profile is not None}
-        figure(pruned_by_size(profiles, {name: run.color for name, run in at.items()}, sparsity), "pruned-by-size")
+        figure(pruned_by_size(profiles, colors, sparsity), "pruned-by-size")
         st.caption("Every prunable weight binned by the percentile of its |θ| among the dense weights of its own "
                    "matrix, and the share of each bin the method pruned. Magnitude pruning prunes the low bins only; a "
                    "method that prunes many of the largest 1% removes the outlier weights transformers rely on most.")
@@ -99,14 +100,13 @@ if losses.open:
         train = {name: train_loss(table(run, "metrics")) for name, run in at.items()}
         windows = {name: run.manifest["budget"]["prune_window"] for name, run in at.items()
                    if "prune_window" in run.manifest.get("budget", {})}
-        figure(training_loss(train, {name: run.color for name, run in at.items()}, windows), "training-loss")
+        figure(training_loss(train, colors, windows), "training-loss")
         st.caption("The loss of each run's fine-tuning after pruning (one-shot and iterative methods) or while pruning "
                    "(gradual methods; shaded: the steps they prune over, where recorded). A loss that jumps to ln 2 = "
                    "0.693 on two classes is a model that predicts one class.")
 if after.open:
     with after:
         tuned = {name: table(run, "finetune_rgv") for name, run in at.items() if has_table(run, "finetune_rgv")}
-        colors = {name: run.color for name, run in at.items()}
         figure(rgv_first_steps(tuned, colors), "rgv-first-steps")
         figure(rgv_distribution(tuned, colors), "rgv-distribution")
         st.caption("The SEVEN paper's Fig. 2 and 5 as we measure them: the RGV of each pruned model's gradients on the "
