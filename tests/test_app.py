@@ -71,7 +71,7 @@ def test_layer_page_shows_the_picked_run_and_keeps_it_in_the_url(monkeypatch, sm
     chart, sensitivity, by_module, *histograms = _charts(at)
     assert len(histograms) == 2  # the kept / pruned histograms of one matrix: |θ| and the score
     assert sensitivity["data"][0]["x"][:3] == ["query", "key", "value"]  # the scan of the same dense run
-    assert len(by_module["data"]) == 7 and at.select_slider(key="scan_sparsity").value == 1.0  # nearest to 90%
+    assert len(by_module["data"]) == 7 and at.select_slider(key="scan_sparsity").value == 0.5
     assert any("alone costs" in m.value and "Spearman" in m.value for m in at.markdown)
     heat = chart["data"][0]
     assert heat["type"] == "heatmap" and heat["x"][:3] == ["query", "key", "value"]

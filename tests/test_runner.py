@@ -10,13 +10,14 @@ from pruning import masks_from_scores
 
 def _runs(root, paths: bool = False):
     """(method, sparsity) -> run; SPP paths (sparsity None) only when `paths`."""
-    return {(r.manifest["method"], r.manifest["sparsity"]): r for r in list_runs(root) if paths or not r.is_path}
+    return {(r.manifest["method"], r.manifest["sparsity"]): r for r in list_runs(root)
+            if paths or not (r.is_path or r.is_sensitivity)}
 
 
 def test_manifest_records_seed_versions_data_hash_and_base(smoke_runs):
     runs = _runs(smoke_runs, paths=True)
     assert set(runs) == {("dense", 0.0), ("magnitude", 0.5), ("magnitude", 0.9), ("random", 0.5),
-                         ("random", 0.9), ("spp", None)}
+                         ("random", 0.9), ("spp", None), ("sensitivity", None)}
     dense = runs[("dense", 0.0)]
     for run in runs.values():
         m = run.manifest

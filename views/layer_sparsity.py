@@ -68,8 +68,8 @@ else:
     scan = scans[0]
     drops = accuracy_drop(table(scan, "sensitivity"), scan.manifest["results"]["dense"]["accuracy"])
     levels = sorted(drops["sparsity"].unique())
-    nearest = min(levels, key=lambda s: abs(s - (m.get("sparsity") or 0.5)))
-    level = st.select_slider("Each matrix alone pruned to", levels, value=nearest, format_func="{:.0%}".format,
+    middle = min(levels, key=lambda s: abs(s - 0.5))  # a default that does not follow the run: links stay exact
+    level = st.select_slider("Each matrix alone pruned to", levels, value=middle, format_func="{:.0%}".format,
                              key="scan_sparsity", bind="query-params")
     rho = allocation_against_sensitivity(layers, drops, level)
     st.markdown(f"**{most_sensitive(drops, level)}**" + (
