@@ -264,6 +264,11 @@ class Run:
         return self.manifest.get("method") == "sensitivity"
 
     @property
+    def at_one_sparsity(self) -> bool:
+        """A run pruned to one sparsity (or the dense run): neither a structured path nor a scan."""
+        return not (self.is_path or self.is_sensitivity)
+
+    @property
     def label(self) -> str:
         """A human name: model · data · method · sparsity (a structured run: its path or target)
         · seed · run_id, so that runs of one method on two models or data sets never look alike."""

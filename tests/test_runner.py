@@ -11,7 +11,7 @@ from pruning import masks_from_scores
 def _runs(root, paths: bool = False):
     """(method, sparsity) -> run; SPP paths (sparsity None) only when `paths`."""
     return {(r.manifest["method"], r.manifest["sparsity"]): r for r in list_runs(root)
-            if paths or not (r.is_path or r.is_sensitivity)}
+            if paths or r.at_one_sparsity}
 
 
 def test_manifest_records_seed_versions_data_hash_and_base(smoke_runs):

@@ -52,14 +52,15 @@ def runs_with(name: str) -> dict[str, Run]:
     return {r.label: r for r in runs() if r.status == "done" and has_table(r, name)}
 
 
-def run_picker(method: str | None = None, only: Callable[[Run], bool] | None = None) -> Run | None:
+def run_picker(method: str | None = None, only: Callable[[Run], bool] | None = None,
+               prefer: str | None = None) -> Run | None:
     """The sidebar run picker (its choice kept in the URL as ?run=ID); the run, or None.
     `method` (e.g. "spp"): only runs of that method; None: runs at one sparsity (not structured
-    runs nor sensitivity scans); `only`: a further condition. Without a choice it opens on the most recent pruned run;
-    a run the link (or another page) named that this page cannot show is said, not replaced
-    silently."""
+    runs nor sensitivity scans); `only`: a further condition. Without a choice it opens on the
+    most recent pruned run (with `prefer`: that recorded table `prefer`, where one did); a run the
+    link (or another page) named that this page cannot show is said, not replaced silently."""
     done = [r for r in runs() if r.status == "done"
-            and (r.manifest.get("method") == method if method else not (r.is_path or r.is_sensitivity))
+            and (r.manifest.get("method") == method if method else r.at_one_sparsity)
             and (only is None or only(r))]
     if not done:
         return None
@@ -68,7 +69,8 @@ def run_picker(method: str | None = None, only: Callable[[Run], bool] | None = N
     labels = list(by_label)
     index = next((i for i, r in enumerate(done) if r.run_id == wanted), None)
     if index is None:  # the most recent pruned run (runs() is newest first), else the most recent
-        index = next((i for i, r in enumerate(done) if r.manifest.get("sparsity") != 0), 0)
+        pruned = [i for i, r in enumerate(done) if r.manifest.get("sparsity") != 0]
+        index = next((i for i in pruned if prefer and has_table(done[i], prefer)), pruned[0] if pruned else 0)
         if wanted:
             named = next((r for r in runs() if r.run_id == wanted), None)
             why = ("is not in the runs folder" if named is None else f"is {named.status}" if named.status != "done"
@@ -140,15 +142,9 @@ def url_multiselect(container, label: str, options: list[str], key: str) -> list
 
 def page_with_run(title: str, prefer: str | None = None) -> Run:
     """Title, sidebar picker and the picked run; with no run yet, the empty state and a stop.
-    `prefer`: a table the page draws; without a choice the page opens on the most recent run
-    that recorded it (every run stays in the picker)."""
+    `prefer`: a table the page draws, which the run it opens on should have (run_picker)."""
     st.title(title)
-    if prefer and not (st.session_state.get("run") or st.query_params.get("run")):
-        first = next((r for r in runs() if r.status == "done" and r.manifest.get("sparsity")
-                      and not (r.is_path or r.is_sensitivity) and has_table(r, prefer)), None)
-        if first is not None:
-            st.session_state["run"] = first.run_id
-    run = run_picker()
+    run = run_picker(prefer=prefer)
     if run is None:
         empty_state()
         st.stop()

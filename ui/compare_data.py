@@ -25,7 +25,7 @@ def scope_runs(scope: str) -> list[Run]:
     Layer sparsity pages show them)."""
     if scope.startswith(ALL_RUNS):
         model, data = scope.removeprefix(ALL_RUNS).split(" · ")
-        return [r for r in runs() if r.status == "done" and not (r.is_path or r.is_sensitivity)
+        return [r for r in runs() if r.status == "done" and r.at_one_sparsity
                 and r.manifest["model"] == model
                 and r.manifest["data"]["name"] == data]
     chosen = study_runs(runs_root(), scope.removeprefix("study: "))
