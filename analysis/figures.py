@@ -1,5 +1,7 @@
 """Plotly figure builders: dataframes in, go.Figure out; each has an explicit empty state."""
 
+from collections.abc import Callable
+
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -74,6 +76,25 @@ def sparsity_grid(layers: pd.DataFrame, value: str = "sparsity") -> pd.DataFrame
     return grid.loc[rows, columns]
 
 
+def block_heatmap(grid: pd.DataFrame, text: Callable[[float], str], title: str = "", **colors) -> go.Figure:
+    """A block x module grid (sparsity_grid) as a heatmap, blocks down and modules across, each
+    cell labelled with `text` of its value (blank where it has none); `colors`: the trace's
+    scale, range, colour bar and hover."""
+    fig = go.Figure(go.Heatmap(
+        z=grid.to_numpy(), x=[ROLE_LABELS[c] for c in grid.columns], y=[layer_label(r) for r in grid.index],
+        text=[[("" if pd.isna(v) else text(v)) for v in row] for row in grid.to_numpy()],
+        texttemplate="%{text}", **colors))
+    fig.update_layout(title=title, height=120 + 42 * len(grid), margin=dict(t=40 if title else 20))
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def diverging(grid: pd.DataFrame, floor: float) -> dict:
+    """A red-blue scale centred on 0 and symmetric around the grid's largest |value| (at least `floor`)."""
+    top = max(float(grid.abs().max().max()), floor)
+    return dict(zmin=-top, zmax=top, zmid=0, colorscale="RdBu_r")
+
+
 def layer_sparsity_heatmap(layers: pd.DataFrame, title: str = "", value: str = "sparsity",
                            label: str = "sparsity", colorscale: str = "Blues") -> go.Figure:
     """Heatmap of `value` (default: sparsity, 0 to 100%) per block and module, each cell
@@ -82,15 +103,9 @@ def layer_sparsity_heatmap(layers: pd.DataFrame, title: str = "", value: str = "
         return empty_figure("This run has no prunable weights recorded.")
     grid = sparsity_grid(layers, value)
     top = 1.0 if value == "sparsity" else max(float(grid.max().max()), 1e-12)
-    fig = go.Figure(go.Heatmap(
-        z=grid.to_numpy(), x=[ROLE_LABELS[c] for c in grid.columns], y=[layer_label(r) for r in grid.index],
-        zmin=0, zmax=top, colorscale=colorscale, colorbar=dict(title=label, tickformat=".0%"),
-        text=[[("" if pd.isna(v) else f"{100 * v:.1f}%") for v in row] for row in grid.to_numpy()],
-        texttemplate="%{text}", hovertemplate=f"%{{y}} · %{{x}}<br>{label} %{{z:.2%}}<extra></extra>",
-    ))
-    fig.update_layout(title=title, height=120 + 42 * len(grid), margin=dict(t=40 if title else 20))
-    fig.update_yaxes(autorange="reversed")
-    return fig
+    return block_heatmap(grid, lambda v: f"{100 * v:.1f}%", title, zmin=0, zmax=top, colorscale=colorscale,
+                         colorbar=dict(title=label, tickformat=".0%"),
+                         hovertemplate=f"%{{y}} · %{{x}}<br>{label} %{{z:.2%}}<extra></extra>")
 
 
 HISTOGRAM_AXES = {"magnitude": "log10 |θ| of the weights pruned from",
@@ -123,12 +138,6 @@ def allocation_difference(a: pd.DataFrame, b: pd.DataFrame, title: str = "") -> 
     grid = sparsity_grid(b) - sparsity_grid(a)
     if grid.empty or grid.isna().all().all():
         return empty_figure("The two runs share no block and module.")
-    top = max(float(grid.abs().max().max()), 1e-3)
-    fig = go.Figure(go.Heatmap(
-        z=grid.to_numpy(), x=[ROLE_LABELS[c] for c in grid.columns], y=[layer_label(r) for r in grid.index],
-        zmin=-top, zmax=top, zmid=0, colorscale="RdBu_r", colorbar=dict(title="B − A", tickformat="+.0%"),
-        text=[[("" if pd.isna(v) else f"{100 * v:+.1f}") for v in row] for row in grid.to_numpy()],
-        texttemplate="%{text}", hovertemplate="%{y} · %{x}<br>B − A %{z:+.2%}<extra></extra>"))
-    fig.update_layout(title=title, height=120 + 42 * len(grid), margin=dict(t=40 if title else 20))
-    fig.update_yaxes(autorange="reversed")
-    return fig
+    return block_heatmap(grid, lambda v: f"{100 * v:+.1f}", title, **diverging(grid, 1e-3),
+                         colorbar=dict(title="B − A", tickformat="+.0%"),
+                         hovertemplate="%{y} · %{x}<br>B − A %{z:+.2%}<extra></extra>")

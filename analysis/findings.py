@@ -6,12 +6,8 @@ import pandas as pd
 
 from .after_pruning import model_rgv
 from .compare import seed_summary
-from .labels import ROLE_LABELS, layer_label
+from .labels import matrix_label
 from .noise import kept_shares
-
-
-def _where(layer: int, module: str) -> str:
-    return f"{layer_label(int(layer))} · {ROLE_LABELS.get(module, module)}"
 
 
 def accuracy_finding(table: pd.DataFrame, metric: str = "val_accuracy") -> str | None:
@@ -39,12 +35,12 @@ def allocation_finding(layers: pd.DataFrame, method: str) -> str | None:
         return None
     emptied = pruned[pruned["sparsity"] >= 0.999]
     if len(emptied):
-        names = ", ".join(_where(r.layer, r.module) for r in emptied.head(3).itertuples())
+        names = ", ".join(matrix_label(r.layer, r.module) for r in emptied.head(3).itertuples())
         more = f" and {len(emptied) - 3} more" if len(emptied) > 3 else ""
         return f"{method} removed 100% of {names}{more}: the model's output no longer depends on them."
     most, least = layers.loc[layers["sparsity"].idxmax()], layers.loc[layers["sparsity"].idxmin()]
-    return (f"{method} pruned {_where(most['layer'], most['module'])} most ({most['sparsity']:.0%}) and "
-            f"{_where(least['layer'], least['module'])} least ({least['sparsity']:.0%}).")
+    return (f"{method} pruned {matrix_label(most['layer'], most['module'])} most ({most['sparsity']:.0%}) and "
+            f"{matrix_label(least['layer'], least['module'])} least ({least['sparsity']:.0%}).")
 
 
 def path_finding(metrics: pd.DataFrame, tolerance: float = 0.01) -> str | None:
@@ -101,8 +97,8 @@ def difference_finding(layers_a: pd.DataFrame, layers_b: pd.DataFrame) -> str | 
     if float(gap.abs().max()) < 0.005:
         return "The two runs prune every matrix to within half a point of each other."
     up, down = joined.loc[gap.idxmax()], joined.loc[gap.idxmin()]
-    return (f"B prunes {_where(up['layer'], up['module'])} {100 * gap.max():+.1f} points against A, and "
-            f"{_where(down['layer'], down['module'])} {100 * gap.min():+.1f}.")
+    return (f"B prunes {matrix_label(up['layer'], up['module'])} {100 * gap.max():+.1f} points against A, and "
+            f"{matrix_label(down['layer'], down['module'])} {100 * gap.min():+.1f}.")
 
 
 def verdict_finding(verdicts: list[str]) -> str | None:

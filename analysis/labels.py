@@ -31,6 +31,11 @@ def method_order(methods) -> list[str]:
     return sorted(methods, key=lambda m: (m != "dense", m.lower()))
 
 
+def matrix_label(layer: int, module: str) -> str:
+    """Where a matrix lies, as pages write it: "layer 3 · ffn out"."""
+    return f"{layer_label(int(layer))} · {ROLE_LABELS.get(module, module)}"
+
+
 def layer_label(layer: int) -> str:
     """Block index as shown on axes; -1 holds what lies outside the blocks (BERT's pooler)."""
     return "after blocks" if layer < 0 else f"layer {layer}"

@@ -4,8 +4,8 @@ how a pruned run's allocation lines up with it."""
 import pandas as pd
 import plotly.graph_objects as go
 
-from .figures import empty_figure, sparsity_grid
-from .labels import ROLE_LABELS, layer_label
+from .figures import block_heatmap, diverging, empty_figure, sparsity_grid
+from .labels import ROLE_LABELS, matrix_label
 
 
 def accuracy_drop(scan: pd.DataFrame, dense: float, metric: str = "accuracy") -> pd.DataFrame:
@@ -21,16 +21,10 @@ def sensitivity_heatmap(drops: pd.DataFrame, sparsity: float) -> go.Figure:
     if rows.empty:
         return empty_figure(f"The scan has no matrix pruned to {sparsity:.0%}.")
     grid = 100 * sparsity_grid(rows, "drop")
-    top = max(float(grid.abs().max().max()), 0.1)
-    fig = go.Figure(go.Heatmap(
-        z=grid.to_numpy(), x=[ROLE_LABELS[c] for c in grid.columns], y=[layer_label(r) for r in grid.index],
-        zmin=-top, zmax=top, zmid=0, colorscale="RdBu_r", colorbar=dict(title="drop (points)"),
-        text=[[("" if pd.isna(v) else f"{v:+.1f}") for v in row] for row in grid.to_numpy()],
-        texttemplate="%{text}",
-        hovertemplate=f"%{{y}} · %{{x}} alone at {sparsity:.0%}<br>accuracy drop %{{z:+.2f}} points<extra></extra>"))
-    fig.update_layout(height=120 + 42 * len(grid), margin=dict(t=20),
-                      xaxis_title="module", yaxis_title="block")
-    fig.update_yaxes(autorange="reversed")
+    fig = block_heatmap(grid, lambda v: f"{v:+.1f}", **diverging(grid, 0.1), colorbar=dict(title="drop (points)"),
+                        hovertemplate=f"%{{y}} · %{{x}} alone at {sparsity:.0%}<br>accuracy drop %{{z:+.2f}} "
+                                      "points<extra></extra>")
+    fig.update_layout(xaxis_title="module", yaxis_title="block")
     return fig
 
 
@@ -57,9 +51,8 @@ def most_sensitive(drops: pd.DataFrame, sparsity: float) -> str:
         return ""
     worst = rows.loc[rows["drop"].idxmax()]
     harmless = int((rows["drop"] < 0.01).sum())
-    where = f"{layer_label(int(worst['layer']))} · {ROLE_LABELS.get(worst['module'], worst['module'])}"
-    return (f"At {sparsity:.0%}, {where} alone costs {100 * worst['drop']:.1f} points; "
-            f"{harmless} of {len(rows)} matrices cost less than one.")
+    return (f"At {sparsity:.0%}, {matrix_label(worst['layer'], worst['module'])} alone costs "
+            f"{100 * worst['drop']:.1f} points; {harmless} of {len(rows)} matrices cost less than one.")
 
 
 def allocation_against_sensitivity(layers: pd.DataFrame, drops: pd.DataFrame, sparsity: float) -> float | None:

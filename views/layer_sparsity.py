@@ -4,7 +4,7 @@ import streamlit as st
 
 from analysis.figures import kept_pruned_histogram, layer_sparsity_heatmap
 from analysis.findings import allocation_finding
-from analysis.labels import ROLE_LABELS, layer_label
+from analysis.labels import ROLE_LABELS, layer_label, matrix_label
 from analysis.sensitivity import (
     accuracy_drop,
     allocation_against_sensitivity,
@@ -113,7 +113,7 @@ if has_table(run, "weight_histograms"):
     st.subheader("What it kept and what it pruned, per matrix")
     histograms = table(run, "weight_histograms")
     names = list(dict.fromkeys(histograms["name"]))
-    label = {n: f"{layer_label(layer)} · {ROLE_LABELS.get(module, module)}" for n, layer, module in
+    label = {n: matrix_label(layer, module) for n, layer, module in
              histograms[["name", "layer", "module"]].drop_duplicates("name").itertuples(index=False)}
     name = st.selectbox("Matrix", names, format_func=label.get, key="matrix", bind="query-params")
     rows = histograms[histograms["name"] == name]
