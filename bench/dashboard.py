@@ -177,12 +177,12 @@ def _redraws(browser, url: str, repeats: int) -> dict:
             continue
         times = []
         for i in range(repeats):
-            if name.startswith("runs") and i:  # the metric box: back to the first metric each time
-                tab.reload(wait_until="commit")
+            if i:  # the page opened afresh from the same link, so each repeat makes the same change
+                tab.goto(f"{url}/{page}", wait_until="commit")
                 tab.locator(CHART).first.wait_for(state="visible", timeout=180_000)
             times.append(_redraw(tab, make(tab)))
-            if name.startswith("solution-path") or times[-1] is None:
-                break  # one click moves it; the next click on the same step changes nothing
+            if times[-1] is None:
+                break
         out[name] = "no redraw" if None in times else round(statistics.median(times), 1)
         print(name, out[name], file=sys.stderr)
         tab.context.close()
