@@ -199,11 +199,19 @@ def test_a_view_reopens_from_its_link(server, browser):
 
 
 def _settled(tab) -> None:
-    """Wait until the script run a control started has finished: not running at three checks in a row."""
+    """Wait until the script run a control started has finished and the browser has drawn what it sent: the
+    script not running, no placeholder of a widget whose code is still loading, and the same number of
+    elements at three checks in a row (on a slow machine widgets mount well after the script finished)."""
     idle = tab.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')
-    for _ in range(3):
-        tab.wait_for_timeout(250)
+    loading = tab.locator('[data-testid="stSkeleton"]')
+    elements = tab.locator('[data-testid="stElementContainer"]')
+    seen, same = -1, 0
+    while same < 3:
+        tab.wait_for_timeout(300)
         idle.wait_for(state="attached", timeout=90_000)
+        loading.first.wait_for(state="detached", timeout=90_000)
+        count = elements.count()
+        same, seen = (same + 1 if count == seen else 0), count
 
 
 SLIDER = '[data-testid="stSlider"] input[type="range"]'
