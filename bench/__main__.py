@@ -2,13 +2,13 @@
 
 import argparse
 
-from . import dashboard, masked_step, rgv_overhead, scoring_time, seven_memory, seven_overhead, spp
+from . import dashboard, demo, masked_step, rgv_overhead, scoring_time, seven_memory, seven_overhead, spp
 from .common import MODELS, configure
 
 BENCHES = {
     "masked_step": masked_step.main, "seven_overhead": seven_overhead.main,
     "rgv_overhead": rgv_overhead.main, "seven_memory": seven_memory.main, "scoring_time": scoring_time.main,
-    "spp": spp.main, "dashboard": dashboard.main,
+    "spp": spp.main, "dashboard": dashboard.main, "demo": demo.main,
 }
 
 parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)

@@ -69,7 +69,7 @@ def _bert_base_runs() -> Path:
     return root
 
 
-def _serve(root: Path) -> tuple[subprocess.Popen, str]:
+def serve(root: Path) -> tuple[subprocess.Popen, str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -87,7 +87,13 @@ def _serve(root: Path) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("streamlit did not answer its health check within 2 minutes")
 
 
-def _paint(browser, url: str, page: str, selector: str) -> tuple[float | None, object]:
+def launch(playwright):
+    """Debian's chromium, headless, as the browser suite runs it."""
+    return playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                      args=["--no-sandbox", "--disable-gpu"])
+
+
+def paint(browser, url: str, page: str, selector: str) -> tuple[float | None, object]:
     """Seconds from navigation to `selector` visible, in a fresh context (None: not within a
     minute, e.g. a page with nothing to draw for these runs); and the open tab."""
     tab = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
@@ -103,14 +109,14 @@ def _paint(browser, url: str, page: str, selector: str) -> tuple[float | None, o
 def _first_paints(browser, url: str, pages: dict, repeats: int) -> dict:
     times = {}
     for page, selector in pages.items():
-        cold, tab = _paint(browser, url, page, selector)
+        cold, tab = paint(browser, url, page, selector)
         tab.context.close()
         if cold is None:
             times[page] = "not drawn"
             continue
         warm = []
         for _ in range(repeats):
-            seconds, tab = _paint(browser, url, page, selector)
+            seconds, tab = paint(browser, url, page, selector)
             tab.context.close()
             warm.append(seconds)
         times[page] = {"cold_s": round(cold, 3), "warm_s": round(statistics.median(warm), 3)}
@@ -171,7 +177,7 @@ def _redraws(browser, url: str, repeats: int) -> dict:
     """Median redraw per control (controls a page does not have for these runs are left out)."""
     out = {}
     for name, (page, (selector, make)) in CONTROLS.items():
-        drawn, tab = _paint(browser, url, page, CHART)
+        drawn, tab = paint(browser, url, page, CHART)
         if drawn is None or tab.locator(selector).count() == 0:
             tab.context.close()
             continue
@@ -195,7 +201,7 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def _idle(browser, url: str, process: subprocess.Popen, seconds: float = 20.0) -> float:
-    _, tab = _paint(browser, url, "runs", CHART)
+    _, tab = paint(browser, url, "runs", CHART)
     tab.wait_for_timeout(5000)
     before, start = _cpu_seconds(process.pid), time.perf_counter()
     tab.wait_for_timeout(1000 * seconds)
@@ -209,14 +215,13 @@ def main(repeats: int = 3) -> None:
     if not any(r.status == "done" for r in list_runs(root)):
         raise SystemExit(f"no finished runs in {root}: compute the demo first (python -m pruning demo)")
     with tempfile.TemporaryDirectory() as empty, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                                             args=["--no-sandbox", "--disable-gpu"])
-        process, url = _serve(Path(empty))
+        browser = launch(playwright)
+        process, url = serve(Path(empty))
         try:
             baseline = _first_paints(browser, url, dict([EMPTY]), repeats)["runs"]
         finally:
             process.terminate()
-        process, url = _serve(root)
+        process, url = serve(root)
         try:
             pages = _first_paints(browser, url, PAGES, repeats)
             redraws = _redraws(browser, url, repeats)
