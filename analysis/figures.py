@@ -4,6 +4,7 @@ from collections.abc import Callable
 
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from .compare import seed_summary
 from .labels import ROLE_LABELS, ROLES, layer_label, method_color, method_order
@@ -141,3 +142,32 @@ def allocation_difference(a: pd.DataFrame, b: pd.DataFrame, title: str = "") -> 
     return block_heatmap(grid, lambda v: f"{100 * v:+.1f}", title, **diverging(grid, 1e-3),
                          colorbar=dict(title="B − A", tickformat="+.0%"),
                          hovertemplate="%{y} · %{x}<br>B − A %{z:+.2%}<extra></extra>")
+
+
+def training_curves(stages: dict[str, pd.DataFrame], colors: dict[str, str], smooth: int = 10) -> go.Figure:
+    """A run's training history stage after stage on one step axis (a pruned run: its dense run's
+    fine-tuning, then its own steps after pruning), from each stage's metrics table: the training
+    loss (rolling mean over `smooth` steps) above, validation accuracy at each evaluation below, a
+    dotted line where a stage begins. The first evaluation of a pruned stage is the pruned model
+    before any recovery, so the drop that pruning caused and what recovery won back both show."""
+    stages = {name: frame for name, frame in stages.items() if not frame.empty}
+    if not stages:
+        return empty_figure("This run recorded no training history.")
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, row_heights=[0.55, 0.45])
+    offset = 0
+    for name, frame in stages.items():
+        if offset:
+            fig.add_vline(x=offset, line=dict(color="grey", dash="dot"))
+        for row, split, metric in ((1, "train", "loss"), (2, "validation", "accuracy")):
+            rows = frame[(frame["split"] == split) & (frame["metric"] == metric)].sort_values("step")
+            y = rows["value"].rolling(smooth, min_periods=1).mean() if split == "train" else rows["value"]
+            fig.add_trace(go.Scatter(
+                x=offset + rows["step"], y=y, mode="lines" if split == "train" else "lines+markers", name=name,
+                legendgroup=name, showlegend=row == 1, line=dict(color=colors.get(name), width=2),
+                hovertemplate=f"{name}<br>step %{{x}}<br>{metric} %{{y:.3f}}<extra></extra>"), row=row, col=1)
+        offset += int(frame["step"].max())
+    fig.update_yaxes(title_text=f"training loss (mean of {smooth} steps)", row=1, col=1)
+    fig.update_yaxes(title_text="validation accuracy", tickformat=".0%", row=2, col=1)
+    fig.update_xaxes(title_text="training step, stage after stage", row=2, col=1)
+    fig.update_layout(height=520, legend_title="stage", margin=dict(t=30))
+    return fig

@@ -46,7 +46,7 @@ def test_empty_state_explains_and_offers_the_demo(monkeypatch, tmp_path, page):
 
 def test_runs_page_plots_accuracy_against_sparsity_with_the_dense_line(monkeypatch, smoke_runs):
     at = _open(_app(monkeypatch, smoke_runs), PAGES[0])
-    [chart] = _charts(at)
+    chart, curves = _charts(at)
     names = {trace["name"] for trace in chart["data"] if "name" in trace}
     assert names == {"magnitude", "random"}
     assert any(a["text"].startswith("dense") for a in chart["layout"]["annotations"])
@@ -55,6 +55,10 @@ def test_runs_page_plots_accuracy_against_sparsity_with_the_dense_line(monkeypat
     table = at.dataframe[0].value
     assert len(table) == 7  # the SPP path and the sensitivity scan are listed, without a sparsity
     assert table.loc[table["method"] == "SPP", "sparsity"].isna().all()
+    stages = [t["name"] for t in curves["data"] if t.get("showlegend", True)]  # the picked run's history
+    assert stages[0] == "dense fine-tuning" and len(stages) == 2
+    dense_loss, pruned_loss = (_array(t["x"]) for t in curves["data"] if t.get("showlegend", True))
+    assert min(pruned_loss) > max(dense_loss)  # after the dense stage, on one step axis
     at.multiselect(key="methods").set_value(["random"]).run()
     assert {t["name"] for t in _charts(at)[0]["data"] if "name" in t} == {"random"}
 
@@ -110,7 +114,7 @@ def test_a_link_with_query_params_reopens_the_same_view(monkeypatch, smoke_runs)
     _open(at, PAGES[0])
     assert at.multiselect(key="methods").value == ["random"]
     assert at.selectbox(key="metric").value == "validation MCC"
-    [chart] = _charts(at)
+    chart = _charts(at)[0]
     assert {t["name"] for t in chart["data"]} == {"random"}
     assert chart["layout"]["yaxis"]["title"]["text"] == "validation MCC"
 

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from analysis.figures import accuracy_bands, layer_sparsity_heatmap, sparsity_grid
+from analysis.figures import accuracy_bands, layer_sparsity_heatmap, sparsity_grid, training_curves
 
 COLORS = {"dense": "#8c8c8c", "magnitude": "#1f77b4", "random": "#7f7f7f"}
 
@@ -31,6 +31,25 @@ def test_accuracy_bands_average_seeds_and_draw_the_dense_line():
     assert [b.legendgroup for b in bands] == ["magnitude"]  # random has one seed: no band
     assert fig.layout.shapes[0].y0 == pytest.approx(0.91)
     assert fig.layout.annotations[0].text == "dense 0.910"
+
+
+def _history(losses, accuracies):
+    rows = [(s, "train", "loss", v) for s, v in losses] + [(s, "validation", "accuracy", v) for s, v in accuracies]
+    return pd.DataFrame(rows, columns=["step", "split", "metric", "value"])
+
+
+def test_training_curves_put_stages_one_after_another_on_one_step_axis():
+    dense = _history([(1, 0.7), (2, 0.5), (3, 0.3), (4, 0.1)], [(0, 0.5), (4, 0.9)])
+    pruned = _history([(1, 0.6), (2, 0.2)], [(0, 0.6), (2, 0.8)])
+    fig = training_curves({"dense": dense, "magnitude · 50%": pruned}, {"dense": "#8c8c8c"}, smooth=2)
+    loss, accuracy, pruned_loss, pruned_accuracy = fig.data
+    assert list(accuracy.x) == [0, 4]
+    assert list(loss.y) == pytest.approx([0.7, 0.6, 0.4, 0.2])  # rolling mean over 2 steps
+    assert list(pruned_loss.x) == [5, 6] and list(pruned_accuracy.x) == [4, 6]  # offset by the dense stage's 4 steps
+    assert list(pruned_accuracy.y) == [0.6, 0.8]  # the pruned model before recovery, then after
+    assert {s.x0 for s in fig.layout.shapes} == {4}  # where pruning happened, in both panels
+    assert [t.showlegend for t in fig.data] == [True, False, True, False] and loss.line.color == "#8c8c8c"
+    assert "no training history" in training_curves({"dense": dense.iloc[:0]}, {}).layout.annotations[0].text
 
 
 def test_empty_states_say_why():

@@ -47,6 +47,19 @@ def solution_path(run: Run) -> SolutionPath:
     return _solution_path(str(run.path / "path.safetensors"))
 
 
+def training_stages(run: Run) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    """A run's metrics tables stage by stage (its dense run's first, where it has one here) and a
+    colour per stage, for figures.training_curves."""
+    base = next((r for r in runs() if r.run_id == run.manifest.get("base_run") and r.status == "done"), None)
+    stages, colors = {}, {}
+    if base is not None:
+        stages["dense fine-tuning"], colors["dense fine-tuning"] = table(base, "metrics"), base.color
+    sparsity = run.manifest.get("sparsity")
+    name = "dense fine-tuning" if sparsity == 0 else f"{run.method} · {sparsity:.0%}"
+    stages[name], colors[name] = table(run, "metrics"), run.color
+    return stages, colors
+
+
 def runs_with(name: str) -> dict[str, Run]:
     """label -> run, for finished runs that recorded table `name` (e.g. the probe's rgv)."""
     return {r.label: r for r in runs() if r.status == "done" and has_table(r, name)}

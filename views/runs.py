@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from analysis.figures import METRIC_LABELS, accuracy_bands
+from analysis.figures import METRIC_LABELS, accuracy_bands, training_curves
 from analysis.findings import accuracy_finding
 from ui.common import (
     demo_progress,
@@ -11,12 +11,13 @@ from ui.common import (
     reading,
     run_picker,
     runs_table,
+    training_stages,
     url_multiselect,
     url_selectbox,
 )
 
 st.title("Runs")
-run_picker()
+picked = run_picker()
 table = runs_table()
 if table.empty:
     empty_state()
@@ -55,3 +56,10 @@ st.dataframe(
         "duration_s": st.column_config.NumberColumn("time (s)", format="%.0f"),
     },
 )
+if picked is not None:
+    st.subheader(f"Training curves · {picked.label}")
+    figure(training_curves(*training_stages(picked)), "training-curves")
+    st.caption("The run picked in the sidebar, stage after stage on one step axis: its dense run's fine-tuning, "
+               "then its own steps after pruning (dotted line). Above, the training loss; below, validation "
+               "accuracy at each evaluation: the first point after the line is the pruned model before any "
+               "recovery, so the drop pruning caused and what fine-tuning won back both show.")
