@@ -10,7 +10,8 @@ first paint: from navigation to the page's main element drawn (its first chart; 
 page's first verdict; the New run page's command), in a fresh browser context: "cold" is the
 first visit after the server started, "warm" the median of later ones. redraw: from a control's
 input to a chart drawn differently (the Solution path figure's own slider redraws in the browser).
-idle: the server's CPU time over 20 s with a tab open and nothing touched, in % of one core.
+idle: the server's CPU time over 30 s with a tab open and nothing touched, from 15 s after its
+first chart was drawn (the page's other charts and reruns done), in % of one core.
 """
 
 import os
@@ -200,9 +201,9 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _idle(browser, url: str, process: subprocess.Popen, seconds: float = 20.0) -> float:
+def _idle(browser, url: str, process: subprocess.Popen, seconds: float = 30.0) -> float:
     _, tab = paint(browser, url, "runs", CHART)
-    tab.wait_for_timeout(5000)
+    tab.wait_for_timeout(15_000)
     before, start = _cpu_seconds(process.pid), time.perf_counter()
     tab.wait_for_timeout(1000 * seconds)
     used = _cpu_seconds(process.pid) - before
