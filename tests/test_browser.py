@@ -86,9 +86,9 @@ def test_page_renders_its_chart_without_exceptions(server, browser, page):
     tab.goto(f"{server}/{PAGES[page]}", wait_until="domcontentloaded")
     chart = tab.locator('[data-testid="stPlotlyChart"] .main-svg').first
     chart.wait_for(state="visible", timeout=60_000)
-    tab.wait_for_timeout(1500)  # let Plotly finish drawing
+    tab.locator(DRAWN[page]).first.wait_for(state="attached", timeout=60_000)  # the chart drew its data
+    _settled(tab)
     assert tab.locator('[data-testid="stException"]').count() == 0
-    assert tab.locator(DRAWN[page]).count() > 0, f"{page}: chart has no drawn data"
     assert tab.get_by_text("Page not found").count() == 0
     assert tab.get_by_role("link", name="Layer sparsity", exact=True).count() == 1  # ours, not pages/ names
     (ROOT / "screenshots").mkdir(exist_ok=True)
@@ -101,13 +101,14 @@ def test_path_slider_redraws_the_heatmap_in_the_browser(server, browser):
     tab = browser.new_page(viewport={"width": 1400, "height": 1000})
     tab.goto(f"{server}/solution-path", wait_until="domcontentloaded")
     tab.locator(".heatmaplayer text").first.wait_for(state="visible", timeout=60_000)
-    tab.wait_for_timeout(1000)
+    _settled(tab)
     before = tab.locator(".heatmaplayer text").all_text_contents()
     label = tab.locator("g.slider-labels text", has_text="90%").first
     label.scroll_into_view_if_needed()
     box = label.bounding_box()
     tab.mouse.click(box["x"] + box["width"] / 2, box["y"] - 15)  # the slider's tick above its label
-    tab.wait_for_timeout(1000)
+    tab.wait_for_function("before => [...document.querySelectorAll('.heatmaplayer text')].map(e => e.textContent)"
+                          ".join('|') !== before.join('|')", arg=before, timeout=30_000)
     after = tab.locator(".heatmaplayer text").all_text_contents()
     assert before and after != before, (before, after)
     assert tab.locator(".slider-container .slider-label").first.text_content().endswith("90%")
@@ -120,7 +121,7 @@ def test_a_box_selection_on_sentinels_breaks_the_weights_down(server, browser):
     tab = browser.new_page(viewport={"width": 1400, "height": 1000})
     tab.goto(f"{server}/sentinels", wait_until="domcontentloaded")
     tab.locator(".gl-container canvas").first.wait_for(state="visible", timeout=60_000)
-    tab.wait_for_timeout(1500)
+    _settled(tab)
     breakdown = tab.locator('[data-testid="stPlotlyChart"]').nth(1).locator(".barlayer .trace")
     assert breakdown.count() == 0
     drag = tab.locator('[data-testid="stPlotlyChart"] .nsewdrag').first
@@ -146,7 +147,7 @@ def test_new_run_page_checks_the_form_and_runs_the_job(server, browser):
     sparsity = tab.get_by_label("sparsity", exact=True)
     sparsity.fill("1.5")
     sparsity.press("Enter")
-    tab.wait_for_timeout(1500)
+    _settled(tab)
     queue.click()
     error = tab.locator('[data-testid="stAlertContentError"]')
     error.first.wait_for(timeout=30_000)
@@ -154,7 +155,7 @@ def test_new_run_page_checks_the_form_and_runs_the_job(server, browser):
     assert tab.get_by_text("No jobs yet").count() == 1
     sparsity.fill("0.5")
     sparsity.press("Enter")
-    tab.wait_for_timeout(1500)
+    _settled(tab)
     queue.click()
     tab.locator('[class*="st-key-job-"]', has_text="done").first.wait_for(timeout=180_000)
     assert tab.locator('[data-testid="stException"]').count() == 0
@@ -192,7 +193,7 @@ def test_a_view_reopens_from_its_link(server, browser):
     again.goto(link, wait_until="domcontentloaded")
     selected = again.get_by_role("tab", name="Training loss")
     selected.wait_for(timeout=60_000)
-    again.wait_for_timeout(1500)
+    _settled(again)
     assert selected.get_attribute("aria-selected") == "true", link
     assert again.locator('[data-testid="stException"]').count() == 0
     again.close()
