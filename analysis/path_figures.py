@@ -95,12 +95,17 @@ def path_explorer(path: SolutionPath | None, metrics: pd.DataFrame | None = None
         "(c) parameters kept per type", "(d) accuracy against sparsity"))
 
     norms = _gamma_norms(path)
-    for (b, k), norm in norms.items():
+    for k, kind in enumerate(KIND_LABELS):  # one trace per type, its blocks' lines split by gaps: Plotly redraws
+        lines = [(b, norm) for (b, kk), norm in norms.items() if kk == k]  # every trace on each slider step
+        if not lines:
+            continue
+        x = np.concatenate([np.append(path.steps, np.nan) for _ in lines])
+        y = np.concatenate([np.append(norm, np.nan) for _, norm in lines])
+        block = np.concatenate([[labels[b]] * (len(path.steps) + 1) for b, _ in lines])
         fig.add_trace(go.Scatter(
-            x=path.steps, y=norm, mode="lines", name=KIND_LABELS[k], legendgroup=KIND_LABELS[k],
-            showlegend=b == min(bb for bb, kk in norms if kk == k), line=dict(color=KIND_COLORS[k], width=1.4),
-            opacity=0.85, hovertemplate=f"{labels[b]} · {KIND_LABELS[k]}<br>step %{{x}}<br>‖Γ‖₂ %{{y:.3g}}"
-                                        "<extra></extra>"), row=1, col=1)
+            x=x, y=y, customdata=block, mode="lines", name=kind, line=dict(color=KIND_COLORS[k], width=1.4),
+            opacity=0.85, connectgaps=False,
+            hovertemplate=f"%{{customdata}} · {kind}<br>step %{{x}}<br>‖Γ‖₂ %{{y:.3g}}<extra></extra>"), row=1, col=1)
     top = 1.05 * max((float(n.max()) for n in norms.values()), default=0.0) or 1.0
 
     def joined_line(state):

@@ -110,12 +110,14 @@ def test_markers_follow_the_read_off(path):
 
 def test_path_panel_draws_the_norm_of_gamma_per_block_and_type(path):
     fig = path_explorer(path)
-    lines = [t for t in fig.data if t.name in ("QK", "VO", "FFN")]
-    assert len(lines) == 3 * len(path.blocks) and sum(bool(t.showlegend) for t in lines) == 3
+    lines = {t.name: t for t in fig.data if t.name in ("QK", "VO", "FFN")}  # one trace per type, blocks split by gaps
+    assert len(lines) == 3 and len(lines["FFN"].x) == len(path.blocks) * (len(path.steps) + 1)
+    width = len(path.steps) + 1
+    ffn = lines["FFN"]
     rows = (path.block == 1) & (path.kind == 2)
-    ffn1 = [t for t in lines if t.name == "FFN"][1]
-    np.testing.assert_allclose(ffn1.y, np.linalg.norm(path.gamma[rows], axis=0), rtol=1e-6)
-    assert list(ffn1.x) == list(path.steps)
+    np.testing.assert_allclose(ffn.y[width:2 * width - 1], np.linalg.norm(path.gamma[rows], axis=0), rtol=1e-6)
+    assert list(ffn.x[width:2 * width - 1]) == list(path.steps) and np.isnan(ffn.y[2 * width - 1])
+    assert set(ffn.customdata[width:2 * width]) == {block_label(path.blocks[1])}  # the hover names block 1
 
 
 def test_empty_states_say_why():
