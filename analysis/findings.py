@@ -107,3 +107,27 @@ def verdict_finding(verdicts: list[str]) -> str | None:
         return None
     counts = pd.Series(verdicts).value_counts()
     return f"Of {len(verdicts)} claims: " + ", ".join(f"{n} {verdict}" for verdict, n in counts.items()) + "."
+
+
+def score_signs(histograms: pd.DataFrame) -> tuple[float, float] | None:
+    """From a run's score histograms over every matrix (bins wholly below 0 hold negative scores):
+    the share of the weights it pruned that scored below 0, and the share of all its scores below 0."""
+    scores = histograms[histograms["quantity"] == "score"]
+    if scores.empty or not scores["pruned"].sum():
+        return None
+    negative = scores["bin_right"] <= 0
+    counts = scores["kept"] + scores["pruned"]
+    pruned_below = scores.loc[negative, "pruned"].sum() / scores["pruned"].sum()
+    return float(pruned_below), float(counts[negative].sum() / counts.sum())
+
+
+def sign_finding(histograms: pd.DataFrame, method: str) -> str | None:
+    """Said when the run pruned only weights whose score is negative (at least 99% of them) and a
+    material share of its scores is negative: its mask follows the sign of a signed score."""
+    signs = score_signs(histograms)
+    if signs is None or signs[0] < 0.99 or signs[1] < 0.05:
+        return None
+    return (f"{method} pruned only weights whose score is negative ({signs[0]:.1%} of those it pruned; {signs[1]:.0%} "
+            "of all its scores are): its score is signed, so its mask separates the weights by the sign of their "
+            "score rather than by how large it is. Every method at chance on movie reviews does this (README: why "
+            "GraSP, movement and soft movement sit at chance).")

@@ -4,6 +4,8 @@ rewritten by the command that computes it, never by hand."""
 import re
 from pathlib import Path
 
+import pandas as pd
+
 
 def _pattern(name: str) -> re.Pattern:
     return re.compile(rf"(<!-- {name}:start -->\n)(.*?)(\n<!-- {name}:end -->)", re.S)
@@ -24,3 +26,12 @@ def replace_block(path: str | Path, name: str, text: str) -> None:
     read_block(path, name)
     path = Path(path)
     path.write_text(_pattern(name).sub(lambda m: m.group(1) + text + m.group(3), path.read_text()))
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A frame as a markdown table, its index as the first column, empty cells for NaN."""
+    frame = frame.reset_index()
+    header = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
+    body = ["| " + " | ".join("" if pd.isna(v) else str(v) for v in row) + " |" for row in frame.to_numpy()]
+    return "\n".join([header, rule, *body])

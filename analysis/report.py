@@ -17,6 +17,7 @@ import pandas as pd
 from .after_pruning import model_rgv
 from .compare import accuracy_table
 from .paired import paired, paired_grid
+from .readme import markdown_table
 from .store import Run, has_table, list_studies, load_table, study_record, study_runs
 from .tables import final_metrics
 
@@ -167,14 +168,6 @@ def evaluate(root=None) -> list[Claim]:
     return [evaluate_claim(spec, root) for spec in CLAIMS]
 
 
-def _markdown(frame: pd.DataFrame) -> str:
-    frame = frame.reset_index()
-    header = "| " + " | ".join(map(str, frame.columns)) + " |"
-    rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
-    body = ["| " + " | ".join("" if pd.isna(v) else str(v) for v in row) + " |" for row in frame.to_numpy()]
-    return "\n".join([header, rule, *body])
-
-
 def comparison_grid(claim: Claim) -> pd.DataFrame:
     """Baselines x sparsities: the seed-paired difference (method − baseline, oriented so that
     positive is better) with its interval and verdict."""
@@ -190,13 +183,14 @@ def render_markdown(claims: list[Claim], costs: pd.DataFrame | None = None) -> s
         parts.append(f"**{spec.title}.** The paper: {spec.paper} **Verdict: {claim.verdict}** ({claim.why}).")
         if not claim.table.empty:
             parts.append(f"{spec.label[0].upper() + spec.label[1:]}, mean ± std (seeds), study `{spec.study}`:\n\n"
-                         + _markdown(claim.table.rename_axis("method")))
+                         + markdown_table(claim.table.rename_axis("method")))
             parts.append(f"{spec.method} minus each baseline (positive = {spec.method} better), seed-paired, "
-                         "[95% bootstrap interval]:\n\n" + _markdown(comparison_grid(claim).rename_axis("baseline")))
+                         "[95% bootstrap interval]:\n\n"
+                         + markdown_table(comparison_grid(claim).rename_axis("baseline")))
             parts.append(f"Recompute: `{claim.command}`")
     if costs is not None and not costs.empty:
         parts.append("What each study cost on the 2-core CPU (the manifests' timings; the dense runs not "
-                     "counted):\n\n" + _markdown(costs.set_index("study")))
+                     "counted):\n\n" + markdown_table(costs.set_index("study")))
     return "\n\n".join(parts)
 
 

@@ -178,12 +178,14 @@ def _import(args) -> int:
 def _report(args) -> int:
     from analysis.readme import has_block, replace_block
     from analysis.report import evaluate, render_markdown, study_costs
+    from analysis.signs import sign_block
     from analysis.structured_compare import structured_block
 
     from .bad_inputs import bad_inputs_markdown
 
     blocks = {"report": lambda: render_markdown(evaluate(args.runs), study_costs(args.runs)),
-              "structured": lambda: structured_block(args.runs), "bad-inputs": bad_inputs_markdown}
+              "structured": lambda: structured_block(args.runs), "signs": lambda: sign_block(args.runs),
+              "bad-inputs": bad_inputs_markdown}
     if not args.readme:
         print("\n\n".join(render() for render in blocks.values()))
         return 0

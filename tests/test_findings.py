@@ -8,7 +8,9 @@ from analysis.findings import (
     difference_finding,
     path_finding,
     rgv_finding,
+    score_signs,
     sentinel_finding,
+    sign_finding,
     verdict_finding,
 )
 
@@ -76,3 +78,22 @@ def test_difference_finding_names_the_largest_gaps_both_ways():
 def test_verdict_finding_counts():
     assert verdict_finding(["held", "not held", "held"]) == "Of 3 claims: 2 held, 1 not held."
     assert verdict_finding([]) is None
+
+
+def _score_bins(rows):
+    """(bin_left, bin_right, kept, pruned) rows of one matrix's score histogram, plus a magnitude row."""
+    frame = pd.DataFrame([dict(name="w", layer=0, module="q", quantity="score", bin_left=lo, bin_right=hi, kept=k,
+                               pruned=p, threshold=float("nan")) for lo, hi, k, p in rows])
+    magnitude = frame.iloc[:1].assign(quantity="magnitude", kept=100, pruned=0)  # not a score: ignored
+    return pd.concat([frame, magnitude], ignore_index=True)
+
+
+def test_sign_finding_names_a_mask_that_follows_the_sign_of_its_score():
+    by_sign = _score_bins([(-2.0, -1.9, 0, 30), (-0.1, 0.0, 0, 20), (0.0, 0.1, 25, 0), (1.0, 1.1, 25, 0)])
+    assert score_signs(by_sign) == (1.0, 0.5)  # every pruned weight scored below 0; half of all scores did
+    assert sign_finding(by_sign, "GraSP").startswith("GraSP pruned only weights whose score is negative (100.0% "
+                                                     "of those it pruned; 50% of all its scores are)")
+    ranked = _score_bins([(0.0, 0.1, 0, 50), (1.0, 1.1, 50, 0)])  # non-negative scores: a ranking
+    assert score_signs(ranked) == (0.0, 0.0) and sign_finding(ranked, "SNIP") is None
+    mixed = _score_bins([(-1.0, -0.9, 10, 40), (0.0, 0.1, 40, 10)])  # pruned on both sides of 0
+    assert score_signs(mixed) == (0.8, 0.5) and sign_finding(mixed, "movement") is None

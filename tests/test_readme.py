@@ -3,6 +3,7 @@
 from analysis.bundle import import_bundle
 from analysis.readme import read_block
 from analysis.report import evaluate, render_markdown, study_costs
+from analysis.signs import sign_block
 from analysis.structured_compare import structured_block
 from pruning.bad_inputs import bad_inputs_markdown
 from pruning.catalogue import methods_markdown
@@ -25,8 +26,9 @@ def test_report_is_what_the_shipped_bundles_say(tmp_path):
     expected = render_markdown(evaluate(tmp_path), study_costs(tmp_path))
     assert read_block(ROOT / "README.md", "report") == expected, (
         "run: python -m pruning import studies/*.zip && python -m pruning report --readme README.md")
-    assert read_block(ROOT / "README.md", "structured") == structured_block(tmp_path), (
-        "run: python -m pruning import studies/*.zip && python -m pruning report --readme README.md")
+    for name, block in (("structured", structured_block), ("signs", sign_block)):
+        assert read_block(ROOT / "README.md", name) == block(tmp_path), (
+            "run: python -m pruning import studies/*.zip && python -m pruning report --readme README.md")
 
 
 def test_algorithms_reference_resolves():

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from analysis.figures import kept_pruned_histogram, layer_sparsity_heatmap
-from analysis.findings import allocation_finding
+from analysis.findings import allocation_finding, sign_finding
 from analysis.labels import ROLE_LABELS, layer_label, matrix_label
 from analysis.sensitivity import (
     accuracy_drop,
@@ -121,6 +121,9 @@ if has_table(run, "weight_histograms"):
     figure(kept_pruned_histogram(rows, "magnitude", f"|θ| in {label[name]}"), "magnitude-histogram", container=left)
     figure(kept_pruned_histogram(rows, "score", f"{run.method}'s score in {label[name]}"), "score-histogram",
            container=right)
+    signed = sign_finding(histograms, run.method)
+    if signed:
+        st.warning(signed)
     st.caption("Kept (green) and pruned (red) weights of one matrix, stacked, on log counts. Left: |θ| of the dense "
                "weights the run was pruned from; right: the score its masks were chosen by (asinh of the score over "
                "the matrix's median |score|: log-like for either sign). The dashed line is where kept and pruned "
