@@ -5,7 +5,9 @@
     runs/<run_id>/manifest.json   with "shipped": {study, command}; the study's runs and the
                                   dense runs they were pruned from
     runs/<run_id>/<table>.parquet metrics, layers, the RGV and noise tables, sentinels, a
-                                  subsample of the probe's weight sample (SAMPLE_ROWS)
+                                  subsample of the probe's weight sample (SAMPLE_ROWS); the
+                                  bulky per-step and per-entry tables (SINGLE_PRECISION) with
+                                  their float columns in float32 (7 significant digits)
     runs/<run_id>/path.safetensors a structured run's entry ranking (SolutionPath: numbers only)
 No per-weight masks, scores or weights travel. Import validates before it writes: member names
 must be exactly these (run_ids of 12 hex digits, known table names; no path can leave the runs
@@ -40,6 +42,9 @@ from .store import (
 FORMAT = 1
 SAMPLE_ROWS = 2_000
 """Weights of the probe's sample kept per run in a bundle (of 20,000 by default)."""
+SINGLE_PRECISION = ("finetune_rgv", "rgv", "sample", "weight_histograms")
+"""Tables that travel with float32 columns: most of a bundle's bytes (a 400-step run's
+fine-tuning RGV alone is 15,000 rows), half as large; the metrics stay float64."""
 BUNDLED_TABLES = (*TABLES, *OPTIONAL_TABLES)
 MAX_MEMBER_BYTES = 32 << 20
 MAX_TOTAL_BYTES = 512 << 20
@@ -77,6 +82,8 @@ def export_bundle(study: str, out: str | Path, root: str | Path | None = None) -
                 frame = pd.read_parquet(path)
                 if name == "sample" and len(frame) > SAMPLE_ROWS:
                     frame = frame.sample(SAMPLE_ROWS, random_state=0).sort_index()
+                if name in SINGLE_PRECISION:
+                    frame = frame.astype({c: "float32" for c in frame.select_dtypes("float64").columns})
                 buffer = io.BytesIO()
                 frame.to_parquet(buffer, index=False)
                 archive.writestr(f"runs/{run.run_id}/{name}.parquet", buffer.getvalue())

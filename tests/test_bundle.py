@@ -8,7 +8,7 @@ import zipfile
 import pandas as pd
 import pytest
 
-from analysis.bundle import SAMPLE_ROWS, BundleError, export_bundle, import_bundle
+from analysis.bundle import SAMPLE_ROWS, SINGLE_PRECISION, BundleError, export_bundle, import_bundle
 from analysis.solution_path import SolutionPath
 from analysis.store import list_runs, list_studies, load_table, study_runs, write_study
 
@@ -26,8 +26,11 @@ def test_round_trip_keeps_the_study_and_its_tables_but_no_masks(smoke_study, tmp
         assert run.status == "done" and run.shipped["study"] == "smoke"
         assert "python -m pruning sweep" in run.shipped["command"]
         source = original[run.run_id]
-        for name in ("metrics", "layers", "finetune_rgv", "noise_scale", "sentinels"):
+        for name in ("metrics", "layers", "noise_scale", "sentinels"):
             pd.testing.assert_frame_equal(load_table(run, name), load_table(source, name))
+        light = load_table(run, "finetune_rgv")
+        assert "finetune_rgv" in SINGLE_PRECISION and set(map(str, light.select_dtypes("float").dtypes)) == {"float32"}
+        pd.testing.assert_frame_equal(light, load_table(source, "finetune_rgv"), check_dtype=False, rtol=1e-6)
         assert len(load_table(run, "sample")) == min(SAMPLE_ROWS, len(load_table(source, "sample")))
         assert not (run.path / "masks.safetensors").exists()
     assert import_bundle(path, tmp_path / "runs")[1] == []  # present runs stay as they are
