@@ -186,7 +186,7 @@ def zero_pruned(states: dict[str, torch.Tensor], masks: Masks, removed: dict[str
         if removed is None:
             tensor.mul_(masks[name])
         elif removed[name].numel():
-            tensor.view(-1).index_fill_(0, removed[name], 0.0)
+            tensor.view(-1)[removed[name]] = 0.0
 
 
 def backward_on(model: nn.Module, batch: dict[str, torch.Tensor]) -> float:
