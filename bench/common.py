@@ -46,6 +46,26 @@ def bench_model(num_labels: int = 2) -> torch.nn.Module:
     return model.to(SETTINGS["device"]).train()
 
 
+def finetune_step(model: torch.nn.Module, batch: dict, optimizer: torch.optim.Optimizer | None = None,
+                  after_backward: Callable[[], None] | None = None,
+                  after_step: Callable[[], None] | None = None) -> Callable[[], None]:
+    """The fine-tuning loop's step as a callable: forward, backward, `after_backward`, clipping
+    to norm 1, the optimizer (default AdamW, lr 1e-5, weight decay 0.01), `after_step`."""
+    optimizer = optimizer or torch.optim.AdamW(model.parameters(), lr=1e-5, weight_decay=0.01)
+
+    def step() -> None:
+        model.zero_grad(set_to_none=True)
+        model(**batch).loss.backward()
+        if after_backward is not None:
+            after_backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        if after_step is not None:
+            after_step()
+
+    return step
+
+
 def interleaved(candidates: dict[str, Callable[[], None]], repeats: int, warmup: int = 2) -> dict:
     """pruning.cost.interleaved on the device under test: median seconds of each callable."""
     return cost.interleaved(candidates, repeats, warmup, SETTINGS["device"])

@@ -6,23 +6,9 @@ Both steps are forward + backward + gradient clipping + AdamW; the masked model 
 
 import copy
 
-import torch
-
 from pruning import apply_masks, masks_from_scores, score
 
-from .common import bench_batch, bench_model, interleaved, report
-
-
-def _stepper(model: torch.nn.Module, batch: dict):
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5, weight_decay=0.01)
-
-    def step() -> None:
-        model(**batch).loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-
-    return step
+from .common import bench_batch, bench_model, finetune_step, interleaved, report
 
 
 def main(repeats: int = 7) -> None:
@@ -30,6 +16,6 @@ def main(repeats: int = 7) -> None:
     dense = bench_model()
     masked = copy.deepcopy(dense)
     apply_masks(masked, masks_from_scores(score("magnitude", masked), 0.7))
-    times = interleaved({"dense": _stepper(dense, batch), "masked": _stepper(masked, batch)}, repeats)
+    times = interleaved({"dense": finetune_step(dense, batch), "masked": finetune_step(masked, batch)}, repeats)
     report("masked_step", dense_s=round(times["dense"], 4), masked_s=round(times["masked"], 4),
            ratio=round(times["masked"] / times["dense"], 4), goal=1.05, repeats=repeats)

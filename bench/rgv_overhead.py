@@ -13,22 +13,14 @@ from pruning.architectures import prunable_weights
 from pruning.gradstats import GradientStats, StepNoise
 from pruning.train import TrainState
 
-from .common import bench_batch, bench_model, interleaved, report
+from .common import bench_batch, bench_model, finetune_step, interleaved, report
 
 
-def _fine_tune_step(model: torch.nn.Module, batch: dict, tracker: StepNoise | None):
+def _tracked_step(model: torch.nn.Module, batch: dict):
+    """A fine-tune step with StepNoise after the backward."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5, weight_decay=0.01)
-    state = TrainState(model, optimizer, 0, 0)
-
-    def step() -> None:
-        model(**batch).loss.backward()
-        if tracker is not None:
-            tracker.after_backward(state)
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-
-    return step
+    tracker, state = StepNoise(prunable_weights(model)), TrainState(model, optimizer, 0, 0)
+    return finetune_step(model, batch, optimizer, after_backward=lambda: tracker.after_backward(state))
 
 
 def main(repeats: int = 7) -> None:
@@ -50,8 +42,8 @@ def main(repeats: int = 7) -> None:
     times = interleaved({
         "fwd_bwd": forward_backward, "stats": lambda: (forward_backward(), full.add_batch()),
         "stats_no_hist": lambda: (forward_backward(), lean.add_batch()),
-        "step": _fine_tune_step(tuned, batch, None),
-        "step_tracked": _fine_tune_step(tracked, batch, StepNoise(prunable_weights(tracked))),
+        "step": finetune_step(tuned, batch),
+        "step_tracked": _tracked_step(tracked, batch),
     }, repeats)
     base = times["fwd_bwd"]
     report("rgv_overhead", fwd_bwd_s=round(base, 4), ratio=round(times["stats"] / base, 4),

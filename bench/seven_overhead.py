@@ -14,7 +14,7 @@ from pruning import METHODS, prunable_parameters
 from pruning.pruners import GradualPruning
 from pruning.train import TrainState
 
-from .common import bench_batch, bench_model, interleaved, report
+from .common import bench_batch, bench_model, finetune_step, interleaved, report
 
 WINDOWS = {"dyn_step_ratio": 80, "dyn_step_ratio_light": 10**6}
 """SEVENdyn's pruning window, in steps, for each timed dyn step (cubic to 70%, timed from its start):
@@ -32,23 +32,13 @@ def _dyn_stepper(seven, batch: dict, window: int) -> dict:
     state = TrainState(model, optimizer, 0, 10**6)
     pruner = GradualPruning(lambda: seven.make_scorer_for(params), 0.7, start=0, duration=window)
 
-    def backward() -> None:
-        model.zero_grad(set_to_none=True)
-        model(**batch).loss.backward()
-
-    def plain_step() -> None:  # the fine-tuning loop's step: forward, backward, clipping, AdamW
-        backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-
-    def dyn_step() -> None:
-        backward()
-        pruner.after_backward(state)
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
+    def next_step() -> None:
         pruner.on_step_end(state)
         state.step += 1
 
+    plain_step = finetune_step(model, batch, optimizer)  # the fine-tuning loop's step
+    dyn_step = finetune_step(model, batch, optimizer, after_backward=lambda: pruner.after_backward(state),
+                             after_step=next_step)
     return {"plain": plain_step, "dyn": dyn_step}
 
 

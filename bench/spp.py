@@ -14,8 +14,7 @@ from pruning.cost import flops_per_example, parameters
 from pruning.structured import Entries, mask_gradient, masked, read_off, structured_blocks
 from pruning.structured_methods.spp import SPPSettings, search, solution_path
 
-from .common import bench_batch, bench_model, interleaved, report
-from .masked_step import _stepper
+from .common import bench_batch, bench_model, finetune_step, interleaved, report
 
 
 def _search_step(model: torch.nn.Module, batch: dict, weight_gradients: bool):
@@ -40,7 +39,8 @@ def _search_step(model: torch.nn.Module, batch: dict, weight_gradients: bool):
 
 def main(repeats: int = 7) -> None:
     batch = bench_batch(32, 64)
-    steps = {"finetune": _stepper(bench_model().eval(), batch), "spp": _search_step(bench_model().eval(), batch, False),
+    steps = {"finetune": finetune_step(bench_model().eval(), batch),
+             "spp": _search_step(bench_model().eval(), batch, False),
              "spp_weight_grads": _search_step(bench_model().eval(), batch, True)}
     times = interleaved(steps, repeats)
     report("spp_search_step", finetune_s=round(times["finetune"], 4), spp_s=round(times["spp"], 4),
