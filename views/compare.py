@@ -53,72 +53,83 @@ st.caption("Unstructured masks keep the dense matrix shapes, so CPU latency does
 pruned = frame[frame["method"] != "dense"]
 if pruned.empty:
     st.stop()
-st.subheader("At one sparsity")
-left, right = st.columns(2)
-sparsities = sorted(pruned["sparsity"].unique())
-sparsity = left.select_slider("Sparsity", sparsities, value=sparsities[len(sparsities) // 2],
-                              format_func=lambda s: f"{s:.0%}", key="compare_sparsity", bind="query-params")
-seeds = sorted(pruned[pruned["sparsity"] == sparsity]["seed"].unique())
-seed = right.selectbox("Seed", seeds, key="compare_seed", bind="query-params")
-picked = pruned[(pruned["sparsity"] == sparsity) & (pruned["seed"] == seed)].drop_duplicates("method")
-by_id = {r.run_id: r for r in in_scope}
-run_of = dict(zip(picked["method"], picked["run_id"], strict=True))
-at = {method: by_id[run_of[method]] for method in method_order(run_of)}
-paths = tuple((name, str(run.path)) for name, run in at.items())
-colors = {name: run.color for name, run in at.items()}
 
-allocation, sizes, agreeing, losses, after, noise = st.tabs([
-    "Per-layer allocation", "Pruned by size", "Mask and score agreement", "Training loss",
-    "Gradient noise after pruning", "Noise before pruning"], key="compare_tab", bind="query-params")
-if allocation.open:  # lazy: only the chosen tab computes (masks and weights are read on demand)
-    with allocation:
-        figure(allocation_multiples({name: table(run, "layers") for name, run in at.items()}), "allocation-multiples")
-if sizes.open:
-    with sizes:
-        profiles = {name: magnitude_profile(str(run.path)) for name, run in at.items()}
-        profiles = {name: profile for name, profile in profiles.items() if profile is not None}
-        figure(pruned_by_size(profiles, colors, sparsity), "pruned-by-size")
-        st.caption("Every prunable weight binned by the percentile of its |θ| among the dense weights of its own "
-                   "matrix, and the share of each bin the method pruned. Magnitude pruning prunes the low bins only; a "
-                   "method that prunes many of the largest 1% removes the outlier weights transformers rely on most.")
-if agreeing.open:
-    with agreeing:
-        with_masks = tuple((name, path) for name, path in paths if (at[name].path / "masks.safetensors").exists())
-        if len(with_masks) < 2:
-            st.info("Agreement needs the masks and scores of at least two runs; shipped runs carry none.")
-        else:
-            a, b = st.columns(2)
-            figure(agreement_matrix(agreement(with_masks), "Jaccard of kept weights"), "kept-weights-jaccard",
-                   container=a)
-            figure(agreement_matrix(correlation(with_masks), "Spearman of scores", zmin=-1.0), "scores-spearman",
-                   container=b)
-        st.caption("Jaccard = |A ∩ B| / |A ∪ B| over all prunable weights. Spearman is taken within each weight "
-                   "matrix on the same 2,000 sampled weights, then averaged weighted by matrix size; for gradual "
-                   "methods it compares the scores at the end of fine-tuning.")
-if losses.open:
-    with losses:
-        train = {name: train_loss(table(run, "metrics")) for name, run in at.items()}
-        windows = {name: run.manifest["budget"]["prune_window"] for name, run in at.items()
-                   if "prune_window" in run.manifest.get("budget", {})}
-        figure(training_loss(train, colors, windows), "training-loss")
-        st.caption("The loss of each run's fine-tuning after pruning (one-shot and iterative methods) or while pruning "
-                   "(gradual methods; shaded: the steps they prune over, where recorded). A loss that jumps to ln 2 = "
-                   "0.693 on two classes is a model that predicts one class.")
-if after.open:
-    with after:
-        tuned = {name: table(run, "finetune_rgv") for name, run in at.items() if has_table(run, "finetune_rgv")}
-        figure(rgv_first_steps(tuned, colors), "rgv-first-steps")
-        figure(rgv_distribution(tuned, colors), "rgv-distribution")
-        st.caption("The SEVEN paper's Fig. 2 and 5 as we measure them: the RGV of each pruned model's gradients on the "
-                   "weights it kept, step after step of its recovery fine-tuning (gradual methods: of the fine-tuning "
-                   "they prune during). The paper's claim: after SNIP, GraSP and FORCE it jumps; after SEVEN it stays "
-                   "steady.")
-if noise.open:
-    with noise:
-        probed = {name: table(run, "rgv") for name, run in at.items() if has_table(run, "rgv")}
-        figure(kept_vs_pruned(probed), "kept-vs-pruned")
-        st.caption("Before pruning: the RGV of each method's kept and pruned weights at the dense weights they were "
-                   "pruned from, one point per probe step.")
+
+@st.fragment
+def at_one_sparsity() -> None:
+    """The views of one sparsity and seed: moving their controls reruns this part alone, so the
+    charts above are not sent again."""
+    st.subheader("At one sparsity")
+    left, right = st.columns(2)
+    sparsities = sorted(pruned["sparsity"].unique())
+    sparsity = left.select_slider("Sparsity", sparsities, value=sparsities[len(sparsities) // 2],
+                                  format_func=lambda s: f"{s:.0%}", key="compare_sparsity", bind="query-params")
+    seeds = sorted(pruned[pruned["sparsity"] == sparsity]["seed"].unique())
+    seed = right.selectbox("Seed", seeds, key="compare_seed", bind="query-params")
+    picked = pruned[(pruned["sparsity"] == sparsity) & (pruned["seed"] == seed)].drop_duplicates("method")
+    by_id = {r.run_id: r for r in in_scope}
+    run_of = dict(zip(picked["method"], picked["run_id"], strict=True))
+    at = {method: by_id[run_of[method]] for method in method_order(run_of)}
+    paths = tuple((name, str(run.path)) for name, run in at.items())
+    colors = {name: run.color for name, run in at.items()}
+
+    allocation, sizes, agreeing, losses, after, noise = st.tabs([
+        "Per-layer allocation", "Pruned by size", "Mask and score agreement", "Training loss",
+        "Gradient noise after pruning", "Noise before pruning"], key="compare_tab", bind="query-params")
+    if allocation.open:  # lazy: only the chosen tab computes (masks and weights are read on demand)
+        with allocation:
+            layers = {name: table(run, "layers") for name, run in at.items()}
+            figure(allocation_multiples(layers), "allocation-multiples")
+    if sizes.open:
+        with sizes:
+            profiles = {name: magnitude_profile(str(run.path)) for name, run in at.items()}
+            profiles = {name: profile for name, profile in profiles.items() if profile is not None}
+            figure(pruned_by_size(profiles, colors, sparsity), "pruned-by-size")
+            st.caption("Every prunable weight binned by the percentile of its |θ| among the dense weights of its "
+                       "own matrix, and the share of each bin the method pruned. Magnitude pruning prunes the low "
+                       "bins only; a method that prunes many of the largest 1% removes the outlier weights "
+                       "transformers rely on most.")
+    if agreeing.open:
+        with agreeing:
+            with_masks = tuple((name, path) for name, path in paths if (at[name].path / "masks.safetensors").exists())
+            if len(with_masks) < 2:
+                st.info("Agreement needs the masks and scores of at least two runs; shipped runs carry none.")
+            else:
+                a, b = st.columns(2)
+                figure(agreement_matrix(agreement(with_masks), "Jaccard of kept weights"), "kept-weights-jaccard",
+                       container=a)
+                figure(agreement_matrix(correlation(with_masks), "Spearman of scores", zmin=-1.0), "scores-spearman",
+                       container=b)
+            st.caption("Jaccard = |A ∩ B| / |A ∪ B| over all prunable weights. Spearman is taken within each weight "
+                       "matrix on the same 2,000 sampled weights, then averaged weighted by matrix size; for gradual "
+                       "methods it compares the scores at the end of fine-tuning.")
+    if losses.open:
+        with losses:
+            train = {name: train_loss(table(run, "metrics")) for name, run in at.items()}
+            windows = {name: run.manifest["budget"]["prune_window"] for name, run in at.items()
+                       if "prune_window" in run.manifest.get("budget", {})}
+            figure(training_loss(train, colors, windows), "training-loss")
+            st.caption("The loss of each run's fine-tuning after pruning (one-shot and iterative methods) or while "
+                       "pruning (gradual methods; shaded: the steps they prune over, where recorded). A loss that "
+                       "jumps to ln 2 = 0.693 on two classes is a model that predicts one class.")
+    if after.open:
+        with after:
+            tuned = {name: table(run, "finetune_rgv") for name, run in at.items() if has_table(run, "finetune_rgv")}
+            figure(rgv_first_steps(tuned, colors), "rgv-first-steps")
+            figure(rgv_distribution(tuned, colors), "rgv-distribution")
+            st.caption("The SEVEN paper's Fig. 2 and 5 as we measure them: the RGV of each pruned model's "
+                       "gradients on the weights it kept, step after step of its recovery fine-tuning (gradual "
+                       "methods: of the fine-tuning they prune during). The paper's claim: after SNIP, GraSP and "
+                       "FORCE it jumps; after SEVEN it stays steady.")
+    if noise.open:
+        with noise:
+            probed = {name: table(run, "rgv") for name, run in at.items() if has_table(run, "rgv")}
+            figure(kept_vs_pruned(probed), "kept-vs-pruned")
+            st.caption("Before pruning: the RGV of each method's kept and pruned weights at the dense weights they "
+                       "were pruned from, one point per probe step.")
+
+
+at_one_sparsity()
 
 st.subheader("The numbers")
 numbers = accuracy_table(frame[frame["method"] != "dense"], metric)

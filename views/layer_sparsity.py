@@ -55,18 +55,10 @@ if twins:
     st.dataframe(rows, hide_index=True, width="stretch", column_config={
         "pooler_sparsity": st.column_config.NumberColumn("pooler sparsity", format="percent")})
 
-st.subheader("How much each matrix can lose on its own")
-m = run.manifest
-scans = [r for r in runs() if r.status == "done" and r.is_sensitivity and r.manifest["model"] == m["model"]
-         and r.manifest["data"]["name"] == m["data"]["name"]]
-scans.sort(key=lambda r: r.manifest.get("base_run") != m.get("base_run"))  # the scan of this run's dense run first
-if not scans:
-    st.info(f"No sensitivity scan of {m['model']} on {m['data']['name']} yet. A scan prunes each matrix alone to "
-            "several sparsities, without recovery, and measures the accuracy drop: add a `[sensitivity]` table to "
-            "this run's config (its `[prune]` removed), e.g. `python -m pruning run configs/sensitivity.toml`.")
-else:
-    scan = scans[0]
-    drops = accuracy_drop(table(scan, "sensitivity"), scan.manifest["results"]["dense"]["accuracy"])
+
+@st.fragment
+def scan_at_level(scan, drops) -> None:
+    """The scan at one sparsity: moving its slider reruns this part alone."""
     levels = sorted(drops["sparsity"].unique())
     middle = min(levels, key=lambda s: abs(s - 0.5))  # a default that does not follow the run: links stay exact
     level = st.select_slider("Each matrix alone pruned to", levels, value=middle, format_func="{:.0%}".format,
@@ -85,6 +77,21 @@ else:
                f"example = {100 / examples:.2f} points: drops of one or two examples are noise). Drop = dense accuracy "
                "minus accuracy, in points (red: pruning it costs accuracy). Left: every matrix at the "
                "slider's sparsity; right: the mean over blocks per module at every sparsity.")
+
+
+st.subheader("How much each matrix can lose on its own")
+m = run.manifest
+scans = [r for r in runs() if r.status == "done" and r.is_sensitivity and r.manifest["model"] == m["model"]
+         and r.manifest["data"]["name"] == m["data"]["name"]]
+scans.sort(key=lambda r: r.manifest.get("base_run") != m.get("base_run"))  # the scan of this run's dense run first
+if not scans:
+    st.info(f"No sensitivity scan of {m['model']} on {m['data']['name']} yet. A scan prunes each matrix alone to "
+            "several sparsities, without recovery, and measures the accuracy drop: add a `[sensitivity]` table to "
+            "this run's config (its `[prune]` removed), e.g. `python -m pruning run configs/sensitivity.toml`.")
+else:
+    scan = scans[0]
+    drops = accuracy_drop(table(scan, "sensitivity"), scan.manifest["results"]["dense"]["accuracy"])
+    scan_at_level(scan, drops)
 
 if run.manifest.get("rewrites_weights") and "kept_change" in layers:
     st.subheader("How far pruning moved the weights it kept")

@@ -24,21 +24,30 @@ reading("Each point is one weight of the probe's sample: right = important on av
 st.caption(f"{len(sample):,} weights sampled from **{run.label}**, with their saliency E|θ⊙g| and "
            "gradient SNR μ²/σ² over the probe batches. Among the weights a noise-blind saliency ranks "
            "on top, SW have SNR ≥ threshold and TSW below it.")
-left, right = st.columns(2)
-snr_threshold = left.select_slider("SNR threshold", options=[0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0],
-                                   value=1.0, key="snr_threshold", bind="query-params")
-custom = right.toggle("Set the saliency threshold myself (default: the run's own density)", key="own_saliency",
-                      bind="query-params")
-log_saliency = np.log10(sample["saliency"].clip(lower=1e-30))
-threshold = right.slider("log10 saliency threshold", float(log_saliency.min()), float(log_saliency.max()),
-                         float(log_saliency.quantile(0.5)), key="saliency_threshold",
-                         bind="query-params") if custom else None
-classes = classify(sample, snr_threshold, threshold)
 
-event = figure(sentinel_scatter(sample, classes, snr_threshold), "sentinel-scatter", on_select="rerun",
-               selection_mode="box", key="sentinel_scatter")
-points = event.selection.points if event and event.selection else []
-figure(selection_breakdown(selected_rows(points, sample, classes), classes), "selection-breakdown")
+
+@st.fragment
+def sentinel_map() -> None:
+    """The thresholds, the scatter and its selection's breakdown: moving a threshold or selecting
+    points reruns this part alone."""
+    left, right = st.columns(2)
+    snr_threshold = left.select_slider("SNR threshold", options=[0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0],
+                                       value=1.0, key="snr_threshold", bind="query-params")
+    custom = right.toggle("Set the saliency threshold myself (default: the run's own density)", key="own_saliency",
+                          bind="query-params")
+    log_saliency = np.log10(sample["saliency"].clip(lower=1e-30))
+    threshold = right.slider("log10 saliency threshold", float(log_saliency.min()), float(log_saliency.max()),
+                             float(log_saliency.quantile(0.5)), key="saliency_threshold",
+                             bind="query-params") if custom else None
+    classes = classify(sample, snr_threshold, threshold)
+
+    event = figure(sentinel_scatter(sample, classes, snr_threshold), "sentinel-scatter", on_select="rerun",
+                   selection_mode="box", key="sentinel_scatter")
+    points = event.selection.points if event and event.selection else []
+    figure(selection_breakdown(selected_rows(points, sample, classes), classes), "selection-breakdown")
+
+
+sentinel_map()
 
 st.subheader("Share of sentinels each method keeps")
 pruned = {label: r for label, r in runs_with("sentinels").items() if r.manifest["sparsity"] > 0}
