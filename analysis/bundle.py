@@ -12,7 +12,9 @@
 No per-weight masks, scores or weights travel. Import validates before it writes: member names
 must be exactly these (run_ids of 12 hex digits, known table names; no path can leave the runs
 folder), sizes are bounded, JSON and parquet only (nothing is unpickled), and every manifest
-must describe a finished run with its tables; runs already present are left as they are.
+must describe a finished run with its tables; runs already present are left as they are. A study
+recorded here already grows by the bundle's runs and command (store.write_study), so runs computed
+here and shipped ones make one study.
 """
 
 import io
@@ -173,6 +175,5 @@ def _import(archive: zipfile.ZipFile, root: Path, staging: Path) -> tuple[str, l
         added.append(run_id)
     for run_id in added:
         (staging / run_id).replace(root / run_id)
-    if not (root / ".studies" / f"{study}.json").exists():
-        write_study(root, study, planned, str(record.get("command", meta.get("command", ""))))
+    write_study(root, study, planned, str(record.get("command", meta.get("command", ""))))  # merged with a local one
     return study, added

@@ -10,7 +10,7 @@ import pytest
 
 from analysis.bundle import SAMPLE_ROWS, SINGLE_PRECISION, BundleError, export_bundle, import_bundle
 from analysis.solution_path import SolutionPath
-from analysis.store import list_runs, list_studies, load_table, study_runs, write_study
+from analysis.store import list_runs, list_studies, load_table, study_record, study_runs, write_study
 
 
 def test_round_trip_keeps_the_study_and_its_tables_but_no_masks(smoke_study, tmp_path):
@@ -34,6 +34,17 @@ def test_round_trip_keeps_the_study_and_its_tables_but_no_masks(smoke_study, tmp
         assert len(load_table(run, "sample")) == min(SAMPLE_ROWS, len(load_table(source, "sample")))
         assert not (run.path / "masks.safetensors").exists()
     assert import_bundle(path, tmp_path / "runs")[1] == []  # present runs stay as they are
+
+
+def test_importing_into_a_study_computed_here_merges_the_two(smoke_study, tmp_path):
+    path = export_bundle("smoke", tmp_path / "smoke.zip", smoke_study)
+    local = {"run_id": "0123456789ab", "method": "snip", "sparsity": 0.9, "seed": 7}
+    write_study(tmp_path / "runs", "smoke", [local], "python -m pruning sweep here.toml")
+    import_bundle(path, tmp_path / "runs")
+    record = study_record(tmp_path / "runs", "smoke")
+    shipped = study_record(smoke_study, "smoke")
+    assert [e["run_id"] for e in record["runs"]] == ["0123456789ab", *[e["run_id"] for e in shipped["runs"]]]
+    assert record["command"] == f"python -m pruning sweep here.toml && {shipped['command']}"
 
 
 def _bundle(tmp_path, members: dict[str, bytes]) -> str:
