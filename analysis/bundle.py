@@ -13,8 +13,8 @@ No per-weight masks, scores or weights travel. Import validates before it writes
 must be exactly these (run_ids of 12 hex digits, known table names; no path can leave the runs
 folder), sizes are bounded, JSON and parquet only (nothing is unpickled), and every manifest
 must describe a finished run with its tables; runs already present are left as they are. A study
-recorded here already grows by the bundle's runs and command (store.write_study), so runs computed
-here and shipped ones make one study.
+recorded here already grows by the runs the bundle holds and its command (one line, no backticks:
+it is shown as code), so runs computed here and shipped ones make one study.
 """
 
 import io
@@ -151,6 +151,9 @@ def _import(archive: zipfile.ZipFile, root: Path, staging: Path) -> tuple[str, l
     if not isinstance(planned, list) or not all(isinstance(e, dict) and RUN_ID.fullmatch(str(e.get("run_id")))
                                                 for e in planned):
         raise BundleError("bundle: study.json must list runs as {run_id: 12 hex digits, …}")
+    command = record.get("command", meta.get("command", ""))
+    if not isinstance(command, str) or any(c in command for c in "`\n\r"):
+        raise BundleError("bundle: study.json's command must be one line of text without backticks")
     runs: dict[str, dict[str, zipfile.ZipInfo]] = {}
     for name, info in members.items():
         if name.startswith("runs/"):
@@ -175,5 +178,6 @@ def _import(archive: zipfile.ZipFile, root: Path, staging: Path) -> tuple[str, l
         added.append(run_id)
     for run_id in added:
         (staging / run_id).replace(root / run_id)
-    write_study(root, study, planned, str(record.get("command", meta.get("command", ""))))  # merged with a local one
+    carried = [entry for entry in planned if entry["run_id"] in runs]  # a bundle names only the runs it holds
+    write_study(root, study, carried, command)  # merged into a study recorded here
     return study, added

@@ -51,7 +51,8 @@ def finetune_step(model: torch.nn.Module, batch: dict, optimizer: torch.optim.Op
                   after_step: Callable[[], None] | None = None) -> Callable[[], None]:
     """The fine-tuning loop's step as a callable: forward, backward, `after_backward`, clipping
     to norm 1, the optimizer (default AdamW, lr 1e-5, weight decay 0.01), `after_step`."""
-    optimizer = optimizer or torch.optim.AdamW(model.parameters(), lr=1e-5, weight_decay=0.01)
+    if optimizer is None:
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5, weight_decay=0.01)
 
     def step() -> None:
         model.zero_grad(set_to_none=True)

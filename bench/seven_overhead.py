@@ -19,7 +19,7 @@ from .common import bench_batch, bench_model, finetune_step, interleaved, report
 WINDOWS = {"dyn_step_ratio": 80, "dyn_step_ratio_light": 10**6}
 """SEVENdyn's pruning window, in steps, for each timed dyn step (cubic to 70%, timed from its start):
 80 as in the budget study (76 of 400 steps), so a step prunes what a real one does early in the
-schedule (about 1% of the weights); 10**6, where a step prunes a few weights, isolates the cost
+schedule (about 2% of the weights); 10**6, where a step prunes a few weights, isolates the cost
 of scoring and re-masking every step from the cost of zeroing what is pruned."""
 
 

@@ -47,6 +47,14 @@ def test_importing_into_a_study_computed_here_merges_the_two(smoke_study, tmp_pa
     assert record["command"] == f"python -m pruning sweep here.toml && {shipped['command']}"
 
 
+def test_a_bundle_adds_to_a_study_only_the_runs_it_holds(tmp_path):
+    local = {"run_id": "0123456789ab", "method": "snip", "sparsity": 0.9, "seed": 7}
+    write_study(tmp_path, "s", [local], "here")
+    study_json = json.dumps({"study": "s", "runs": [{"run_id": "ba9876543210"}], "command": "there"}).encode()
+    assert import_bundle(_bundle(tmp_path, {**VALID, "study.json": study_json}), tmp_path) == ("s", [])
+    assert study_record(tmp_path, "s")["runs"] == [local]
+
+
 def _bundle(tmp_path, members: dict[str, bytes]) -> str:
     path = tmp_path / "hostile.zip"
     with zipfile.ZipFile(path, "w") as archive:
@@ -78,6 +86,10 @@ VALID = {"bundle.json": json.dumps({"format": 1, "study": "s", "command": ""}).e
     ({"bundle.json": json.dumps({"format": 1, "study": "../s"}).encode(), "study.json": VALID["study.json"]},
      "sweep.study"),
     ({"study.json": VALID["study.json"]}, "bundle.json is missing"),
+    ({"bundle.json": VALID["bundle.json"], "study.json": json.dumps({"runs": [], "command": "x `rm -r ~`"}).encode()},
+     "without backticks"),
+    ({"bundle.json": VALID["bundle.json"], "study.json": json.dumps({"runs": [], "command": "a\n# b"}).encode()},
+     "one line"),
 ])
 def test_hostile_or_damaged_bundles_are_refused_and_write_nothing(tmp_path, members, message):
     root = tmp_path / "runs"
