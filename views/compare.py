@@ -33,8 +33,9 @@ frame = frame[frame["method"].isin([*chosen, "dense"])]
 shipped = [r for r in in_scope if r.shipped]
 if shipped:
     st.info(f"{len(shipped)} of these {len(in_scope)} runs are shipped results, computed elsewhere and imported "
-            f"from a bundle (no masks or scores travel with them). Recompute them with "
-            f"`{shipped[0].shipped['command']}`.")
+            "from a bundle (no masks or scores travel with them).")
+    with st.expander("The commands that recompute them"):
+        st.code(shipped[0].shipped["command"].replace(" && ", " &&\n"), language="bash", wrap_lines=True)
 
 reading("Methods pruned from the same dense model, on the same batches, seeds and fine-tuning budget. Top: "
         "accuracy against sparsity (mean over seeds, ± one std) and against weights kept. At one sparsity and "

@@ -41,8 +41,8 @@ for claim in claims:
     right.markdown(f"{spec.method} minus each baseline [95% interval], positive = better")
     right.dataframe(comparison_grid(claim), width="stretch")
     shipped = next((by_id[i].shipped for i in claim.run_ids if i in by_id and by_id[i].shipped), None)
-    with st.expander(f"The {len(claim.run_ids)} runs behind it"
-                     + (" (shipped: recompute with `" + shipped["command"] + "`)" if shipped else "")):
+    with st.expander(f"The {len(claim.run_ids)} runs behind it" + (" (shipped)" if shipped else "")
+                     + " and the commands that recompute them"):
         st.markdown("\n".join(f"- [{by_id[i].label}](layer-sparsity?run={i})" for i in claim.run_ids if i in by_id))
-    if claim.command:
-        st.caption(f"Recompute: `{claim.command}`")
+        if claim.command or shipped:
+            st.code((claim.command or shipped["command"]).replace(" && ", " &&\n"), language="bash", wrap_lines=True)
