@@ -143,6 +143,11 @@ def reading(how: str, finding: str | None = None) -> None:
         st.markdown(how)
 
 
+def recompute_commands(command: str) -> None:
+    """The commands that recompute a study's runs, one a line (its record joins them with " && ")."""
+    st.code(command.replace(" && ", " &&\n"), language="bash", wrap_lines=True)
+
+
 def url_selectbox(container, label: str, options: list[str], key: str) -> str:
     """A selectbox whose choice lives in the URL (?key=value) so a link reopens the same view."""
     return container.selectbox(label, options, key=key, bind="query-params")

@@ -13,7 +13,7 @@ from analysis.noise_figures import kept_vs_pruned
 from analysis.paired import against, curve_area, paired_grid
 from analysis.store import has_table
 from analysis.tables import final_metrics, train_loss
-from ui.common import empty_state, figure, reading, table, url_multiselect, url_selectbox
+from ui.common import empty_state, figure, reading, recompute_commands, table, url_multiselect, url_selectbox
 from ui.compare_data import agreement, correlation, magnitude_profile, scope_runs, scopes
 
 st.title("Compare methods")
@@ -35,7 +35,7 @@ if shipped:
     st.info(f"{len(shipped)} of these {len(in_scope)} runs are shipped results, computed elsewhere and imported "
             "from a bundle (no masks or scores travel with them).")
     with st.expander("The commands that recompute them"):
-        st.code(shipped[0].shipped["command"].replace(" && ", " &&\n"), language="bash", wrap_lines=True)
+        recompute_commands(shipped[0].shipped["command"])
 
 reading("Methods pruned from the same dense model, on the same batches, seeds and fine-tuning budget. Top: "
         "accuracy against sparsity (mean over seeds, ± one std) and against weights kept. At one sparsity and "

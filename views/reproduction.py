@@ -5,7 +5,7 @@ import streamlit as st
 from analysis.findings import verdict_finding
 from analysis.report import comparison_grid, evaluate
 from analysis.store import runs_root
-from ui.common import reading, runs
+from ui.common import reading, recompute_commands, runs
 
 VERDICT_BOX = {"held": st.success, "not held": st.error, "not testable here": st.warning}
 
@@ -45,4 +45,4 @@ for claim in claims:
                      + " and the commands that recompute them"):
         st.markdown("\n".join(f"- [{by_id[i].label}](layer-sparsity?run={i})" for i in claim.run_ids if i in by_id))
         if claim.command or shipped:
-            st.code((claim.command or shipped["command"]).replace(" && ", " &&\n"), language="bash", wrap_lines=True)
+            recompute_commands(claim.command or shipped["command"])
