@@ -2,9 +2,9 @@
 method x method agreement matrices and training losses (accuracy with seed bands is in
 figures.py)."""
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from .compare import pareto_front
 from .figures import METRIC_LABELS, empty_figure, sparsity_grid
@@ -49,25 +49,37 @@ def allocation_multiples(layers_by_method: dict[str, pd.DataFrame], columns: int
 
 def heatmap_multiples(grids: dict[str, pd.DataFrame], value: str, colorscale: str, columns: int = 4) -> go.Figure:
     """One heatmap per name (rows x columns of each frame, already labelled), all on one colour
-    scale from 0 to 100% of `value`."""
+    scale from 0 to 100% of `value`. Drawn as a single heatmap trace whose panels are separated by
+    empty cells, labelled by shared ticks and a title each: 19 subplots of their own took ten times
+    as long to build and twice as long to draw."""
     if not grids:
         return empty_figure("No run at this sparsity and seed.")
     names = list(grids)
-    rows = -(-len(names) // columns)
-    height = 40 + 340 * rows
-    fig = make_subplots(rows=rows, cols=min(columns, len(names)), subplot_titles=names,
-                        horizontal_spacing=0.03, vertical_spacing=min(0.3, 110 / height), shared_yaxes=True)
+    rows = list(dict.fromkeys(label for grid in grids.values() for label in grid.index))
+    cols = list(dict.fromkeys(label for grid in grids.values() for label in grid.columns))
+    across, down = min(columns, len(names)), -(-len(names) // columns)
+    step_x, step_y = len(cols) + 1, len(rows) + 2  # a blank column between panels, two blank rows for titles
+    z = np.full((down * step_y - 2, across * step_x - 1), np.nan)
+    custom = np.full((*z.shape, 3), "", dtype=object)
+    titles = []
     for i, name in enumerate(names):
-        grid = grids[name]
-        fig.add_trace(go.Heatmap(
-            z=grid.to_numpy(), x=list(grid.columns), y=list(grid.index), coloraxis="coloraxis", name=name,
-            hovertemplate=f"{name}<br>%{{y}} · %{{x}}<br>{value} %{{z:.1%}}<extra></extra>",
-        ), row=i // columns + 1, col=i % columns + 1)
+        top, left = i // columns * step_y, i % columns * step_x
+        cells = np.s_[top:top + len(rows), left:left + len(cols)]
+        z[cells] = grids[name].reindex(index=rows, columns=cols).to_numpy(dtype=float)
+        custom[cells] = [[(name, str(row), str(col)) for col in cols] for row in rows]
+        titles.append(dict(x=left + (len(cols) - 1) / 2, y=top - 0.5, text=name, showarrow=False, yanchor="bottom"))
+    fig = go.Figure(go.Heatmap(
+        z=z, customdata=custom, coloraxis="coloraxis", hoverongaps=False, name=value,
+        hovertemplate=f"%{{customdata[0]}}<br>%{{customdata[1]}} · %{{customdata[2]}}<br>{value} %{{z:.1%}}"
+                      "<extra></extra>",
+    ))
     fig.update_layout(coloraxis=dict(colorscale=colorscale, cmin=0, cmax=1,
                                      colorbar=dict(title=value, tickformat=".0%")),
-                      height=height, margin=dict(t=40))
-    fig.update_yaxes(autorange="reversed")
-    fig.update_xaxes(tickangle=-45)
+                      height=40 + 340 * down, margin=dict(t=40), annotations=titles, plot_bgcolor="rgba(0,0,0,0)")
+    fig.update_xaxes(tickvals=[c * step_x + j for c in range(across) for j in range(len(cols))],
+                     ticktext=[str(col) for col in cols] * across, tickangle=-45, showgrid=False, zeroline=False)
+    fig.update_yaxes(tickvals=[r * step_y + j for r in range(down) for j in range(len(rows))],
+                     ticktext=[str(row) for row in rows] * down, autorange="reversed", showgrid=False, zeroline=False)
     return fig
 
 

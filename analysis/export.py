@@ -10,7 +10,8 @@ COLUMNS = ("x", "y", "z", "text", "customdata")
 
 
 def figure_table(fig: go.Figure) -> pd.DataFrame:
-    """trace, type, x, y, z, text, customdata (where a trace has them) of every trace."""
+    """trace, type, x, y, z, text, customdata (where a trace has them) of every trace; a heatmap
+    gives one row per cell that has a value."""
     frames = []
     for i, trace in enumerate(fig.data):
         name = trace.name or f"trace {i}"
@@ -20,6 +21,9 @@ def figure_table(fig: go.Figure) -> pd.DataFrame:
             x = list(trace.x) if trace.x is not None else list(range(cols))
             y = list(trace.y) if trace.y is not None else list(range(rows))
             frame = pd.DataFrame({"x": np.tile(x, rows), "y": np.repeat(y, cols), "z": z.reshape(-1)})
+            if trace.customdata is not None:  # what each cell is, e.g. (method, layer, module)
+                frame["customdata"] = list(np.asarray(trace.customdata, dtype=object).reshape(rows * cols, -1))
+            frame = frame[pd.notna(frame["z"])]  # empty cells (between panels, or nothing measured) are no data
         else:
             values = {c: getattr(trace, c, None) for c in COLUMNS if c != "z"}
             values = {c: list(v) for c, v in values.items() if v is not None and not isinstance(v, str)}

@@ -84,3 +84,24 @@ def test_figure_table_has_a_row_per_point_and_per_heatmap_cell():
     assert snip["y"].tolist() == [0.9, 0.8] and snip["customdata"].tolist() == ["[1, 'a']", "[2, 'b']"]
     cells = table[table["trace"] == "kept"]
     assert len(cells) == 6 and cells.set_index(["y", "x"]).loc[("layer 1", "k"), "z"] == 5
+
+
+def test_small_multiples_put_each_grid_in_its_own_panel_of_one_trace():
+    import numpy as np
+
+    from analysis.compare_figures import heatmap_multiples
+    from analysis.export import figure_table
+
+    a = pd.DataFrame([[0.1, 0.2], [0.3, 0.4]], index=["layer 0", "layer 1"], columns=["query", "key"])
+    b = pd.DataFrame([[0.5], [0.6]], index=["layer 0", "layer 1"], columns=["key"])  # no query column
+    fig = heatmap_multiples({"SNIP": a, "random": b, "magnitude": a * 2}, "sparsity", "Blues", columns=2)
+    (heat,) = fig.data
+    z = np.asarray(heat.z, dtype=float)
+    assert z.shape == (2 * 4 - 2, 2 * 3 - 1)  # two panels down and across, blank rows and a blank column
+    assert z[1, 1] == 0.4 and np.isnan(z[0, 3]) and z[1, 4] == 0.6 and z[4, 0] == 0.2
+    assert np.isnan(z[:, 2]).all() and np.isnan(z[2:4]).all() and np.isnan(z[4:, 3:]).all()
+    assert list(heat.customdata[1][4]) == ["random", "layer 1", "key"]
+    assert [t.text for t in fig.layout.annotations] == ["SNIP", "random", "magnitude"]
+    assert list(fig.layout.xaxis.ticktext) == ["query", "key"] * 2
+    cells = figure_table(fig)
+    assert len(cells) == 4 + 2 + 4 and cells["customdata"].str.contains("random").sum() == 2
