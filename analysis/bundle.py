@@ -7,7 +7,8 @@
     runs/<run_id>/<table>.parquet metrics, layers, the RGV and noise tables, sentinels, a
                                   subsample of the probe's weight sample (SAMPLE_ROWS); the
                                   bulky per-step and per-entry tables (SINGLE_PRECISION) with
-                                  their float columns in float32 (7 significant digits)
+                                  their float columns in float32 (7 significant digits), and
+                                  the RGV tables without the rgv column, recomputed on import
     runs/<run_id>/path.safetensors a structured run's entry ranking (SolutionPath: numbers only)
 No per-weight masks, scores or weights travel. Import validates before it writes: member names
 must be exactly these (run_ids of 12 hex digits, known table names; no path can leave the runs
@@ -47,6 +48,9 @@ SAMPLE_ROWS = 2_000
 SINGLE_PRECISION = ("finetune_rgv", "rgv", "sample", "weight_histograms")
 """Tables that travel with float32 columns: most of a bundle's bytes (a 400-step run's
 fine-tuning RGV alone is 15,000 rows), half as large; the metrics stay float64."""
+RECOMPUTED = ("finetune_rgv", "rgv")
+"""Tables whose rgv column does not travel: import recomputes it as numerator / denominator (where
+the denominator is positive), as gradstats wrote it; a third of their bytes."""
 BUNDLED_TABLES = (*TABLES, *OPTIONAL_TABLES)
 MAX_MEMBER_BYTES = 32 << 20
 MAX_TOTAL_BYTES = 512 << 20
@@ -86,6 +90,8 @@ def export_bundle(study: str, out: str | Path, root: str | Path | None = None) -
                     frame = frame.sample(SAMPLE_ROWS, random_state=0).sort_index()
                 if name in SINGLE_PRECISION:
                     frame = frame.astype({c: "float32" for c in frame.select_dtypes("float64").columns})
+                if name in RECOMPUTED:
+                    frame = frame.drop(columns="rgv")
                 buffer = io.BytesIO()
                 frame.to_parquet(buffer, index=False)
                 archive.writestr(f"runs/{run.run_id}/{name}.parquet", buffer.getvalue())
@@ -133,6 +139,16 @@ def import_bundle(path: str | Path, root: str | Path | None = None) -> tuple[str
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def _recompute_rgv(path: Path, run_id: str) -> None:
+    """Add the rgv column that export_bundle left out: numerator / denominator (denominator > 0)."""
+    try:
+        frame = pd.read_parquet(path)
+        frame["rgv"] = frame["numerator"] / frame["denominator"].where(frame["denominator"] > 0)
+    except (OSError, ValueError, KeyError, TypeError) as error:  # pyarrow's errors are ValueErrors
+        raise BundleError(f"bundle: run {run_id}: {path.name} cannot be read ({type(error).__name__})") from None
+    frame.to_parquet(path, index=False)
+
+
 def _import(archive: zipfile.ZipFile, root: Path, staging: Path) -> tuple[str, list[str]]:
     members = _checked_members(archive)
     try:
@@ -167,6 +183,8 @@ def _import(archive: zipfile.ZipFile, root: Path, staging: Path) -> tuple[str, l
         target.mkdir(parents=True, exist_ok=True)
         for file, info in files.items():
             (target / file).write_bytes(archive.read(info))
+            if file.removesuffix(".parquet") in RECOMPUTED:
+                _recompute_rgv(target / file, run_id)
         run = read_run(target)
         if run.problem or run.manifest.get("status") != "done":
             raise BundleError(f"bundle: run {run_id} is not a finished run ({run.problem or run.status})")
