@@ -1,5 +1,7 @@
 """Tables built from runs: one row per run with its final metrics, ready for figures."""
 
+import json
+
 import pandas as pd
 
 from .store import Run
@@ -56,3 +58,35 @@ def config_diff(a: dict, b: dict) -> pd.DataFrame:
     rows = [dict(field=k, a=repr(left.get(k, "—")), b=repr(right.get(k, "—")))
             for k in sorted(left.keys() | right.keys()) if left.get(k, "—") != right.get(k, "—")]
     return pd.DataFrame(rows, columns=["field", "a", "b"])
+
+
+NOT_A_SETTING = ("seed", "prune.sparsity", "spp.target", "spp.recover")
+"""Config keys that a method's runs may differ in and still be pooled: seeds and the sparsity axis."""
+
+
+def pooled_settings(runs: list[Run]) -> dict[str, dict[str, list]]:
+    """method -> {config key: its distinct values} for every key besides NOT_A_SETTING in which
+    the method's finished runs differ: pooled as seeds of one method, their mean mixes set-ups."""
+    found = {}
+    for method in dict.fromkeys(run.method for run in runs if run.status == "done"):
+        flats = [_flat(run.manifest.get("config") or {}) for run in runs
+                 if run.status == "done" and run.method == method]
+        differing = {}
+        for key in sorted(set().union(*flats) - set(NOT_A_SETTING)):
+            values = {json.dumps(flat.get(key), sort_keys=True) for flat in flats}
+            if len(values) > 1:
+                differing[key] = sorted(values)
+        if differing:
+            found[method] = differing
+    return found
+
+
+def _flat(config: dict, prefix: str = "") -> dict:
+    """{"a": {"b": 1}} -> {"a.b": 1}."""
+    flat = {}
+    for key, value in config.items():
+        if isinstance(value, dict) and value:
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat

@@ -1,5 +1,6 @@
 """Compare analysis against hand-checked values, and the Compare page on a real study."""
 
+import json
 import shutil
 
 import numpy as np
@@ -86,8 +87,9 @@ def test_compare_page_on_a_study(monkeypatch, smoke_study):
     assert any(t.get("fill") == "toself" for t in bands["data"])  # two seeds: a band
     pareto = charts[1]
     assert "Pareto front" in {t["name"] for t in pareto["data"]}
-    heatmaps = [t for t in charts[2]["data"] if t["type"] == "heatmap"]  # the first tab: allocation
-    assert len(heatmaps) == 4 and {t["coloraxis"] for t in heatmaps} == {"coloraxis"}
+    (allocation,) = charts[2]["data"]  # the first tab: one heatmap, a panel per method
+    assert allocation["type"] == "heatmap" and {a["text"] for a in charts[2]["layout"]["annotations"]} == {
+        "magnitude", "SNIP", "GraSP", "PLATON"}
     assert len(charts) == 3  # the other tabs compute nothing until chosen
     sizes = {t["name"]: _array(t["y"]) for t in _tab(at, "Pruned by size")[2]["data"]}  # share pruned per bin
     assert set(sizes) == {"magnitude", "SNIP", "GraSP", "PLATON"} and all(len(v) == 11 for v in sizes.values())
@@ -153,3 +155,34 @@ def test_pruned_by_magnitude_bins_each_matrix_by_its_own_percentiles():
     assert profile["pruned_share"].tolist() == [1.0] * 5 + [0.0] * 6
     top = {n: np.abs(w) < np.quantile(np.abs(w), 0.99) for n, w in dense.items()}
     assert pruned_by_magnitude(dense, top)["pruned_share"].tolist() == [0.0] * 10 + [1.0]
+
+
+def test_runs_pooled_as_seeds_name_every_setting_they_differ_in():
+    from pathlib import Path
+
+    from analysis.store import Run
+    from analysis.tables import pooled_settings
+
+    def run(i, method, seed, sparsity, steps, status="done"):
+        config = {"seed": seed, "prune": {"sparsity": sparsity, "method": method.lower()},
+                  "finetune": {"steps": steps, "lr": 1e-4}}
+        return Run(f"{i:012x}", Path("."), {"status": status, "method_label": method, "config": config})
+
+    runs = [run(1, "SNIP", 0, 0.5, 40), run(2, "SNIP", 1, 0.7, 40), run(3, "SNIP", 0, 0.5, 400),
+            run(4, "random", 0, 0.5, 40), run(5, "random", 1, 0.9, 40), run(6, "random", 2, 0.5, 7, "failed")]
+    assert pooled_settings(runs) == {"SNIP": {"finetune.steps": ["40", "400"]}}
+    assert pooled_settings(runs[:2] + runs[3:]) == {}
+
+
+def test_the_runs_page_warns_when_a_method_pools_two_set_ups(monkeypatch, smoke_study, tmp_path):
+    shutil.copytree(smoke_study, tmp_path / "runs")
+    snip = next(r for r in study_runs(tmp_path / "runs", "smoke") if r.method == "SNIP")
+    manifest = json.loads((snip.path / "manifest.json").read_text())
+    manifest["config"]["finetune"]["steps"] += 1  # as if it came from another study's budget
+    (snip.path / "manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.setenv("PRUNESCOPE_RUNS", str(tmp_path / "runs"))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    assert not at.exception
+    (warning,) = [w.value for w in at.warning if "pooled as seeds" in w.value]
+    assert "1 method(s)" in warning and "(SNIP)" in warning and "`finetune.steps`" in warning

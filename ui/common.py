@@ -10,7 +10,7 @@ from analysis.demo import demo_status, launch_demo, progress_fraction
 from analysis.export import figure_html, figure_table
 from analysis.solution_path import SolutionPath
 from analysis.store import Run, has_table, list_runs, load_table, runs_root
-from analysis.tables import final_metrics
+from analysis.tables import final_metrics, pooled_settings
 
 
 @st.cache_data(ttl=3, show_spinner=False)
@@ -141,6 +141,31 @@ def reading(how: str, finding: str | None = None) -> None:
         st.markdown(f":material/lightbulb: **{finding}**")
     with st.expander("How to read this"):
         st.markdown(how)
+
+
+def pooled_warning(scope: list[Run], remedy: str) -> None:
+    """Say so when runs pooled as seeds of one method differ in more than their seed and sparsity
+    (tables.pooled_settings): each key with its values, then `remedy`."""
+    pooled = pooled_settings(scope)
+    if not pooled:
+        return
+    values: dict[str, set] = {}
+    for differing in pooled.values():
+        for key, seen in differing.items():
+            values.setdefault(key, set()).update(seen)
+    methods = list(pooled)
+    named = ", ".join(methods[:4]) + (f" and {len(methods) - 4} more" if len(methods) > 4 else "")
+    settings = "; ".join(f"`{key}` {' / '.join(sorted(seen, key=_natural))}" for key, seen in sorted(values.items()))
+    st.warning(f"The runs of {len(methods)} method(s) here, pooled as seeds, differ in more than their seed: "
+               f"{settings}. Their means mix set-ups ({named}). {remedy}", icon=":material/warning:")
+
+
+def _natural(text: str) -> tuple:
+    """Sort key: numbers by value, before any text."""
+    try:
+        return 0, float(text), ""
+    except ValueError:
+        return 1, 0.0, text
 
 
 def recompute_commands(command: str) -> None:

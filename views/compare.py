@@ -13,8 +13,17 @@ from analysis.noise_figures import kept_vs_pruned
 from analysis.paired import against, curve_area, paired_grid
 from analysis.store import has_table
 from analysis.tables import final_metrics, train_loss
-from ui.common import empty_state, figure, reading, recompute_commands, table, url_multiselect, url_selectbox
-from ui.compare_data import agreement, correlation, magnitude_profile, scope_runs, scopes
+from ui.common import (
+    empty_state,
+    figure,
+    pooled_warning,
+    reading,
+    recompute_commands,
+    table,
+    url_multiselect,
+    url_selectbox,
+)
+from ui.compare_data import ALL_RUNS, agreement, correlation, magnitude_profile, scope_runs, scopes
 
 st.title("Compare methods")
 options = scopes()
@@ -30,6 +39,9 @@ chosen = url_multiselect(top[1], "Methods", methods, key="compare_methods")
 label = url_selectbox(top[2], "Metric", list(METRIC_LABELS.values()), key="compare_metric")
 metric = next(key for key, text in METRIC_LABELS.items() if text == label)
 frame = frame[frame["method"].isin([*chosen, "dense"])]
+if scope.startswith(ALL_RUNS):
+    pooled_warning([r for r in in_scope if r.run_id in set(frame["run_id"])], "Pick a study above to compare like "
+                   "with like.")
 shipped = [r for r in in_scope if r.shipped]
 if shipped:
     st.info(f"{len(shipped)} of these {len(in_scope)} runs are shipped results, computed elsewhere and imported "

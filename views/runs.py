@@ -8,8 +8,10 @@ from ui.common import (
     demo_progress,
     empty_state,
     figure,
+    pooled_warning,
     reading,
     run_picker,
+    runs,
     runs_table,
     training_stages,
     url_multiselect,
@@ -31,22 +33,31 @@ if not broken.empty:
 
 table = table[table["status"] != "broken"]
 combos = sorted({f"{m} · {d}" for m, d in zip(table["model"], table["data"], strict=True)})
-left, middle, right = st.columns([2, 3, 2])
+left, right = st.columns([2, 5])
 combo = url_selectbox(left, "Model · data", combos, key="combo")
 model, data = combo.split(" · ")
 scope = table[(table["model"] == model) & (table["data"] == data)]
 methods = sorted(scope["method"].unique())
-chosen = url_multiselect(middle, "Methods", methods, key="methods")
-label = url_selectbox(right, "Metric", list(METRIC_LABELS.values()), key="metric")
-metric = next(key for key, text in METRIC_LABELS.items() if text == label)
+chosen = url_multiselect(right, "Methods", methods, key="methods")
 scope = scope[scope["method"].isin(chosen)]
+pooled_warning([r for r in runs() if r.run_id in set(scope["run_id"])],
+               "The Compare page shows one study at a time, where only the seed differs.")
 
-reading("Every run of one model on one data set. The chart puts each method's accuracy (or F1, MCC) against the "
-        "share of prunable weights it removed: each point is the mean over seeds, the band ± one standard "
-        "deviation when there are several, the dashed line the dense model it was pruned from. A curve that "
-        "stays near the dashed line longer prunes better. The table lists every run; pick one in the sidebar "
-        "and the other pages show it.", accuracy_finding(scope, metric))
-figure(accuracy_bands(scope, metric), "accuracy-bands")
+
+@st.fragment
+def accuracy_view() -> None:
+    """The metric, its finding and the chart: a new metric reruns this part alone."""
+    label = url_selectbox(st.columns([2, 5])[0], "Metric", list(METRIC_LABELS.values()), key="metric")
+    metric = next(key for key, text in METRIC_LABELS.items() if text == label)
+    reading("Every run of one model on one data set. The chart puts each method's accuracy (or F1, MCC) against "
+            "the share of prunable weights it removed: each point is the mean over seeds, the band ± one standard "
+            "deviation when there are several, the dashed line the dense model it was pruned from. A curve that "
+            "stays near the dashed line longer prunes better. The table lists every run; pick one in the sidebar "
+            "and the other pages show it.", accuracy_finding(scope, metric))
+    figure(accuracy_bands(scope, metric), "accuracy-bands")
+
+
+accuracy_view()
 st.dataframe(
     scope.drop(columns=["label", "problem", "model", "data"]), hide_index=True, width="stretch",
     column_config={
