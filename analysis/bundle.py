@@ -28,6 +28,8 @@ import zlib
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from .solution_path import SolutionPath
 from .store import (
@@ -42,15 +44,20 @@ from .store import (
     write_study,
 )
 
-FORMAT = 1
+FORMAT = 2
+"""2: the RGV tables travel without their rgv column (RECOMPUTED); import reads 1 and 2."""
+READABLE = (1, 2)
 SAMPLE_ROWS = 2_000
 """Weights of the probe's sample kept per run in a bundle (of 20,000 by default)."""
 SINGLE_PRECISION = ("finetune_rgv", "rgv", "sample", "weight_histograms")
 """Tables that travel with float32 columns: most of a bundle's bytes (a 400-step run's
 fine-tuning RGV alone is 15,000 rows), half as large; the metrics stay float64."""
 RECOMPUTED = ("finetune_rgv", "rgv")
-"""Tables whose rgv column does not travel: import recomputes it as numerator / denominator (where
-the denominator is positive), as gradstats wrote it; a third of their bytes."""
+"""Tables whose rgv column does not travel (a third of their bytes): import recomputes it as
+numerator / denominator where the denominator is positive, as gradstats does, from the float32
+columns (so to float32 precision)."""
+MAX_RECOMPUTED_ROWS = 2_000_000
+"""Rows an RGV table may declare before import decodes it (a 400-step run's has 15,000)."""
 BUNDLED_TABLES = (*TABLES, *OPTIONAL_TABLES)
 MAX_MEMBER_BYTES = 32 << 20
 MAX_TOTAL_BYTES = 512 << 20
@@ -88,10 +95,10 @@ def export_bundle(study: str, out: str | Path, root: str | Path | None = None) -
                 frame = pd.read_parquet(path)
                 if name == "sample" and len(frame) > SAMPLE_ROWS:
                     frame = frame.sample(SAMPLE_ROWS, random_state=0).sort_index()
-                if name in SINGLE_PRECISION:
-                    frame = frame.astype({c: "float32" for c in frame.select_dtypes("float64").columns})
                 if name in RECOMPUTED:
                     frame = frame.drop(columns="rgv")
+                if name in SINGLE_PRECISION:
+                    frame = frame.astype({c: "float32" for c in frame.select_dtypes("float64").columns})
                 buffer = io.BytesIO()
                 frame.to_parquet(buffer, index=False)
                 archive.writestr(f"runs/{run.run_id}/{name}.parquet", buffer.getvalue())
@@ -140,13 +147,23 @@ def import_bundle(path: str | Path, root: str | Path | None = None) -> tuple[str
 
 
 def _recompute_rgv(path: Path, run_id: str) -> None:
-    """Add the rgv column that export_bundle left out: numerator / denominator (denominator > 0)."""
+    """Add the rgv column that export_bundle left out, after checking the table's schema and size
+    from its footer (a small member may declare many rows)."""
+    where = f"bundle: run {run_id}: {path.name}"
     try:
+        meta = pq.read_metadata(path)
+        types = {field.name: field.type for field in meta.schema.to_arrow_schema()}
+        if not all(pa.types.is_floating(types.get(c, pa.null())) for c in ("numerator", "denominator")):
+            raise BundleError(f"{where} must have float columns numerator and denominator")
+        if meta.num_rows > MAX_RECOMPUTED_ROWS:
+            raise BundleError(f"{where} has {meta.num_rows} rows; at most {MAX_RECOMPUTED_ROWS}")
         frame = pd.read_parquet(path)
         frame["rgv"] = frame["numerator"] / frame["denominator"].where(frame["denominator"] > 0)
-    except (OSError, ValueError, KeyError, TypeError) as error:  # pyarrow's errors are ValueErrors
-        raise BundleError(f"bundle: run {run_id}: {path.name} cannot be read ({type(error).__name__})") from None
-    frame.to_parquet(path, index=False)
+        frame.to_parquet(path, index=False)
+    except BundleError:
+        raise
+    except (OSError, ValueError, pa.ArrowException) as error:  # pyarrow's invalid files are ArrowInvalid
+        raise BundleError(f"{where} cannot be read ({type(error).__name__})") from None
 
 
 def _import(archive: zipfile.ZipFile, root: Path, staging: Path) -> tuple[str, list[str]]:
@@ -156,9 +173,9 @@ def _import(archive: zipfile.ZipFile, root: Path, staging: Path) -> tuple[str, l
         record = json.loads(archive.read("study.json"))
     except ValueError as error:
         raise BundleError(f"bundle: bundle.json or study.json is not valid JSON ({error})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+    if not isinstance(meta, dict) or meta.get("format") not in READABLE:
         raise BundleError(f"bundle: format {meta.get('format') if isinstance(meta, dict) else meta!r}; "
-                          f"this build reads {FORMAT}")
+                          f"this build reads {' and '.join(map(str, READABLE))}")
     try:
         study = check_study_name(meta.get("study"))
     except ValueError as error:

@@ -52,11 +52,11 @@ def heatmap_multiples(grids: dict[str, pd.DataFrame], value: str, colorscale: st
     scale from 0 to 100% of `value`. Drawn as a single heatmap trace whose panels are separated by
     empty cells, labelled by shared ticks and a title each: 19 subplots of their own took ten times
     as long to build and twice as long to draw."""
-    if not grids:
-        return empty_figure("No run at this sparsity and seed.")
-    names = list(grids)
     rows = list(dict.fromkeys(label for grid in grids.values() for label in grid.index))
     cols = list(dict.fromkeys(label for grid in grids.values() for label in grid.columns))
+    if not rows or not cols:
+        return empty_figure("No run at this sparsity and seed.")
+    names = list(grids)
     across, down = min(columns, len(names)), -(-len(names) // columns)
     step_x, step_y = len(cols) + 1, len(rows) + 2  # a blank column between panels, two blank rows for titles
     z = np.full((down * step_y - 2, across * step_x - 1), np.nan)

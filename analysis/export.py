@@ -1,5 +1,5 @@
 """What a reader takes away from a figure: the data it draws as one long table (one row per
-point, or per cell of a heatmap), and the figure as a standalone HTML file, interactive and
+point, or per cell of a heatmap that has a value), and the figure as a standalone HTML file, interactive and
 offline, whose camera button saves SVG (the dashboard's saves PNG at twice the size)."""
 
 import numpy as np
@@ -21,8 +21,9 @@ def figure_table(fig: go.Figure) -> pd.DataFrame:
             x = list(trace.x) if trace.x is not None else list(range(cols))
             y = list(trace.y) if trace.y is not None else list(range(rows))
             frame = pd.DataFrame({"x": np.tile(x, rows), "y": np.repeat(y, cols), "z": z.reshape(-1)})
-            if trace.customdata is not None:  # what each cell is, e.g. (method, layer, module)
-                frame["customdata"] = list(np.asarray(trace.customdata, dtype=object).reshape(rows * cols, -1))
+            custom = np.asarray(trace.customdata, dtype=object) if trace.customdata is not None else None
+            if custom is not None and custom.shape[:2] == (rows, cols):  # what each cell is: (method, layer, module)
+                frame["customdata"] = list(custom.reshape(rows * cols, -1))
             frame = frame[pd.notna(frame["z"])]  # empty cells (between panels, or nothing measured) are no data
         else:
             values = {c: getattr(trace, c, None) for c in COLUMNS if c != "z"}

@@ -71,7 +71,8 @@ def accuracy_bands(table: pd.DataFrame, metric: str = "val_accuracy",
 def sparsity_grid(layers: pd.DataFrame, value: str = "sparsity") -> pd.DataFrame:
     """`value` (default: sparsity) as a layer x module table (rows in block order, pooler last;
     columns in role order)."""
-    grid = layers.groupby(["layer", "module"])[value].mean().unstack()  # 3x faster than pivot_table
+    grid = layers.groupby(["layer", "module"])[value].mean().unstack()  # pivot_table's result, 3x faster
+    grid = grid.dropna(how="all").dropna(axis=1, how="all")
     rows = sorted(grid.index, key=lambda layer: (layer < 0, layer))
     columns = [role for role in ROLES if role in grid.columns]
     return grid.loc[rows, columns]

@@ -34,13 +34,14 @@ def latency_view(rows: pd.DataFrame) -> go.Figure:
                 hovertemplate=f"{method} ({runtime})<br>sparsity %{{customdata[0]:.0%}} · seed "
                               f"%{{customdata[1]}}<br>%{{x:.1f}} ms<br>accuracy %{{y:.4f}}<extra></extra>",
             ))
-    for _column, symbol, runtime in runtimes:  # the symbols' key: one legend line each, not one per method
+    keys = [(symbol, runtime) for column, symbol, runtime in runtimes if done[column].notna().any()]
+    for i, (symbol, runtime) in enumerate(keys):  # the symbols' key: a legend line each, not one per method
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=runtime, legendgroup="runtime",
-                                 legendgrouptitle_text="runtime" if runtime == "PyTorch" else None,
+                                 legendgrouptitle_text="runtime" if i == 0 else None,
                                  marker=dict(color=DENSE_COLOR, size=10, symbol=symbol, line=dict(width=2))))
-    dense = {runtime: done[column].median() for column, runtime in (("dense ms", "PyTorch"),
-                                                                    ("dense onnxruntime ms", "onnxruntime"))
-             if done[column].notna().any()}
+    dense = {runtime: done.loc[done[column] > 0, column].median()  # a log axis: positive latencies only
+             for column, runtime in (("dense ms", "PyTorch"), ("dense onnxruntime ms", "onnxruntime"))
+             if (done[column] > 0).any()}
     # the faster runtime's label left of its line (annotations on a log axis take log10 of x)
     for (runtime, latency), side in zip(sorted(dense.items(), key=lambda item: item[1]), ("left", "right"),
                                         strict=False):

@@ -62,18 +62,24 @@ def config_diff(a: dict, b: dict) -> pd.DataFrame:
 
 NOT_A_SETTING = ("seed", "prune.sparsity", "spp.target", "spp.recover")
 """Config keys that a method's runs may differ in and still be pooled: seeds and the sparsity axis."""
+MEASUREMENT_ONLY = ("probe.", ".eval_every")
+"""Keys (by prefix, by suffix) that change what a run records, not its result: the noise probe runs
+after fine-tuning, in eval mode, with its own seed; evaluations run in eval mode without gradients."""
 
 
-def pooled_settings(runs: list[Run]) -> dict[str, dict[str, list]]:
-    """method -> {config key: its distinct values} for every key besides NOT_A_SETTING in which
-    the method's finished runs differ: pooled as seeds of one method, their mean mixes set-ups."""
+def pooled_settings(runs: list[Run]) -> dict[str, dict[str, list[str]]]:
+    """method -> {config key: its distinct values, as text} for every key besides NOT_A_SETTING and
+    MEASUREMENT_ONLY in which the method's finished runs differ: pooled as seeds of one method,
+    their mean mixes set-ups."""
     found = {}
     for method in dict.fromkeys(run.method for run in runs if run.status == "done"):
         flats = [_flat(run.manifest.get("config") or {}) for run in runs
                  if run.status == "done" and run.method == method]
         differing = {}
         for key in sorted(set().union(*flats) - set(NOT_A_SETTING)):
-            values = {json.dumps(flat.get(key), sort_keys=True) for flat in flats}
+            if key.startswith(MEASUREMENT_ONLY[0]) or key.endswith(MEASUREMENT_ONLY[1]):
+                continue
+            values = {_text(flat.get(key)) for flat in flats}
             if len(values) > 1:
                 differing[key] = sorted(values)
         if differing:
@@ -81,12 +87,6 @@ def pooled_settings(runs: list[Run]) -> dict[str, dict[str, list]]:
     return found
 
 
-def _flat(config: dict, prefix: str = "") -> dict:
-    """{"a": {"b": 1}} -> {"a.b": 1}."""
-    flat = {}
-    for key, value in config.items():
-        if isinstance(value, dict) and value:
-            flat.update(_flat(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
+def _text(value) -> str:
+    """A config value as its TOML file would show it; a key a run lacks as "—"."""
+    return "—" if value is None else value if isinstance(value, str) else json.dumps(value)

@@ -5,6 +5,7 @@ import json
 import struct
 import zipfile
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -71,6 +72,31 @@ def _bundle(tmp_path, members: dict[str, bytes]) -> str:
 
 VALID = {"bundle.json": json.dumps({"format": 1, "study": "s", "command": ""}).encode(),
          "study.json": json.dumps({"study": "s", "runs": []}).encode()}
+
+
+def _parquet(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+RGV = "runs/0123456789ab/finetune_rgv.parquet"
+MANIFEST = {"runs/0123456789ab/manifest.json": json.dumps({"run_id": "0123456789ab"}).encode()}
+
+
+@pytest.mark.parametrize("table, message", [
+    (b"", "cannot be read"),
+    (b"PAR1 not parquet PAR1", "cannot be read"),
+    (_parquet(pd.DataFrame({"step": [1], "numerator": [1.0]})), "float columns numerator and denominator"),
+    (_parquet(pd.DataFrame({"numerator": ["a"], "denominator": ["b"]})), "float columns numerator and denominator"),
+    (_parquet(pd.DataFrame({"numerator": [True], "denominator": [False]})), "float columns numerator and denominator"),
+    (_parquet(pd.DataFrame({"numerator": np.zeros(2_000_001), "denominator": np.zeros(2_000_001)})), "rows; at most"),
+])
+def test_an_rgv_table_is_checked_before_its_rgv_is_recomputed(tmp_path, table, message):
+    root = tmp_path / "runs"
+    with pytest.raises(BundleError, match=message):
+        import_bundle(_bundle(tmp_path, {**VALID, **MANIFEST, RGV: table}), root)
+    assert not list_runs(root) and not list(root.glob(".tmp-import*"))
 
 
 @pytest.mark.parametrize("members, message", [

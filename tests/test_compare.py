@@ -165,7 +165,7 @@ def test_runs_pooled_as_seeds_name_every_setting_they_differ_in():
 
     def run(i, method, seed, sparsity, steps, status="done"):
         config = {"seed": seed, "prune": {"sparsity": sparsity, "method": method.lower()},
-                  "finetune": {"steps": steps, "lr": 1e-4}}
+                  "finetune": {"steps": steps, "lr": 1e-4, "eval_every": seed}, "probe": {"batches": seed}}
         return Run(f"{i:012x}", Path("."), {"status": status, "method_label": method, "config": config})
 
     runs = [run(1, "SNIP", 0, 0.5, 40), run(2, "SNIP", 1, 0.7, 40), run(3, "SNIP", 0, 0.5, 400),
@@ -184,5 +184,5 @@ def test_the_runs_page_warns_when_a_method_pools_two_set_ups(monkeypatch, smoke_
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.run()
     assert not at.exception
-    (warning,) = [w.value for w in at.warning if "pooled as seeds" in w.value]
-    assert "1 method(s)" in warning and "(SNIP)" in warning and "`finetune.steps`" in warning
+    (warning,) = [w.value for w in at.warning if "pooled here as seeds" in w.value]
+    assert "**SNIP**: `finetune.steps`" in warning and "magnitude" not in warning

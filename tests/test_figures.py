@@ -105,3 +105,4 @@ def test_small_multiples_put_each_grid_in_its_own_panel_of_one_trace():
     assert list(fig.layout.xaxis.ticktext) == ["query", "key"] * 2
     cells = figure_table(fig)
     assert len(cells) == 4 + 2 + 4 and cells["customdata"].str.contains("random").sum() == 2
+    assert not heatmap_multiples({"SNIP": pd.DataFrame()}, "sparsity", "Blues").data  # nothing to draw: said

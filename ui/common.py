@@ -145,19 +145,16 @@ def reading(how: str, finding: str | None = None) -> None:
 
 def pooled_warning(scope: list[Run], remedy: str) -> None:
     """Say so when runs pooled as seeds of one method differ in more than their seed and sparsity
-    (tables.pooled_settings): each key with its values, then `remedy`."""
+    (tables.pooled_settings): each method with the keys and values its runs differ in, then `remedy`."""
     pooled = pooled_settings(scope)
     if not pooled:
         return
-    values: dict[str, set] = {}
-    for differing in pooled.values():
-        for key, seen in differing.items():
-            values.setdefault(key, set()).update(seen)
-    methods = list(pooled)
-    named = ", ".join(methods[:4]) + (f" and {len(methods) - 4} more" if len(methods) > 4 else "")
-    settings = "; ".join(f"`{key}` {' / '.join(sorted(seen, key=_natural))}" for key, seen in sorted(values.items()))
-    st.warning(f"The runs of {len(methods)} method(s) here, pooled as seeds, differ in more than their seed: "
-               f"{settings}. Their means mix set-ups ({named}). {remedy}", icon=":material/warning:")
+    lines = [f"- **{method}**: " + "; ".join(f"`{key}` {' / '.join(sorted(values, key=_natural))}"
+                                            for key, values in differing.items())
+             for method, differing in pooled.items()]
+    shown = lines[:6] + ([f"- and {len(lines) - 6} more methods"] if len(lines) > 6 else [])
+    st.warning("Runs pooled here as seeds of one method differ in more than their seed, so their means mix "
+               f"set-ups. {remedy}\n\n" + "\n".join(shown), icon=":material/warning:")
 
 
 def _natural(text: str) -> tuple:

@@ -40,8 +40,8 @@ label = url_selectbox(top[2], "Metric", list(METRIC_LABELS.values()), key="compa
 metric = next(key for key, text in METRIC_LABELS.items() if text == label)
 frame = frame[frame["method"].isin([*chosen, "dense"])]
 if scope.startswith(ALL_RUNS):
-    pooled_warning([r for r in in_scope if r.run_id in set(frame["run_id"])], "Pick a study above to compare like "
-                   "with like.")
+    shown = set(frame["run_id"])
+    pooled_warning([r for r in in_scope if r.run_id in shown], "Pick a study above to compare like with like.")
 shipped = [r for r in in_scope if r.shipped]
 if shipped:
     st.info(f"{len(shipped)} of these {len(in_scope)} runs are shipped results, computed elsewhere and imported "

@@ -40,8 +40,8 @@ scope = table[(table["model"] == model) & (table["data"] == data)]
 methods = sorted(scope["method"].unique())
 chosen = url_multiselect(right, "Methods", methods, key="methods")
 scope = scope[scope["method"].isin(chosen)]
-pooled_warning([r for r in runs() if r.run_id in set(scope["run_id"])],
-               "The Compare page shows one study at a time, where only the seed differs.")
+shown = set(scope["run_id"])
+pooled_warning([r for r in runs() if r.run_id in shown], "The Compare page shows one study at a time.")
 
 
 @st.fragment
