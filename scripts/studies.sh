@@ -14,9 +14,14 @@ sweep() { $py -m pruning sweep "configs/$1.toml" --set "sweep.seeds=$2" "${@:3}"
 for study in compare pooler ablation trec sms structured; do sweep "$study" "[0]" "$@"; done
 for study in compare ablation trec sms structured; do sweep "$study" "[0, 1]" "$@"; done
 sweep budget "[0, 1]" "$@"
+for method in "PLATON (authors' schedule)" "SEVENdyn (authors' schedule)"; do  # the control: SEVENdyn in PLATON's window
+  window=(); [[ $method == SEVENdyn* ]] && window=(--set prune.start=32 --set prune.duration=208)
+  sweep budget "[0, 1]" --set 'sweep.study="budget-window"' --set 'sweep.sparsities=[0.9]' \
+    --set "sweep.methods=[\"$method\"]" "${window[@]}" "$@"
+done
 sweep from_pretrained "[0, 1]" "$@"
 for study in compare ablation structured; do sweep "$study" "[0, 1, 2]" "$@"; done
-for study in compare pooler ablation trec sms budget from-pretrained structured; do
+for study in compare pooler ablation trec sms budget budget-window from-pretrained structured; do
   $py -m pruning bundle "$study" --out "studies/$study.zip"
 done
 $py -m pruning report --readme README.md

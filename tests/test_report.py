@@ -33,6 +33,7 @@ def test_claims_read_their_study_and_say_why(compare_study):
     assert "ahead in" in pre.why and "compare.toml" in pre.command
     assert claims["rgv"].verdict in ("held", "not held")  # every run recorded its fine-tuning RGV
     assert claims["dyn"].verdict == "not testable here" and "budget" in claims["dyn"].why
+    assert claims["dyn"].control.verdict == "not testable here" and "budget-window" in claims["dyn"].control.why
     costs = study_costs(compare_study)
     assert list(costs["study"]) == ["compare"] and costs["runs"].item() == 16
     assert costs["prune s/run"].item() != "-" and costs["probe s/run"].item() != "-"  # every run timed its stages
@@ -49,7 +50,9 @@ def test_reproduction_page_shows_each_claim_with_its_verdict_and_runs(monkeypatc
     assert not at.exception, [e.value for e in at.exception]
     assert len(at.subheader) == len(CLAIMS)
     verdicts = [box.value for box in (*at.success, *at.error, *at.warning)]
-    assert len(verdicts) == len(CLAIMS) and any("not testable here" in v for v in verdicts)
+    controls = sum(spec.control is not None for spec in CLAIMS)
+    assert len(verdicts) == len(CLAIMS) + controls and any("not testable here" in v for v in verdicts)
+    assert sum("Our question:" in m.value for m in at.markdown) == controls
     links = [m.value for m in at.markdown if "layer-sparsity?run=" in m.value]
     assert links and all("](layer-sparsity?run=" in line for line in links[0].splitlines())
 
@@ -64,3 +67,17 @@ def test_a_no_worse_claim_is_held_by_ties_and_lost_only_by_a_loss(compare_study)
     assert lenient.verdict == ("held" if not (verdicts == "behind").any() else "not held")
     if (verdicts == "tie").all():
         assert strict.verdict == "not held" and lenient.verdict == "held"
+
+
+def test_a_control_is_tested_on_its_own_study_and_does_not_count(compare_study):
+    from dataclasses import replace
+
+    pre = next(spec for spec in CLAIMS if spec.key == "pre")
+    control = replace(pre, key="control", title="Control: against SNIP alone", baselines=("SNIP",), no_worse=True,
+                      said_by="Our question")
+    claim = evaluate_claim(replace(pre, study="elsewhere", control=control), compare_study)
+    assert claim.verdict == "not testable here" and claim.control.verdict in ("held", "not held")
+    assert set(claim.control.comparisons["baseline"]) == {"SNIP"} and (claim.control.comparisons["seeds"] == 2).all()
+    text = render_markdown([claim])
+    assert "**Control: against SNIP alone.** Our question:" in text and "| SNIP |" in text
+    assert len(summary([claim])) == 1

@@ -28,13 +28,16 @@ by_id = {r.run_id: r for r in runs()}
 reading("One section per claim: what the paper says, our verdict and why, the numbers (mean ± std over seeds), "
         "the method minus each baseline seed by seed with a 95% interval (positive: the method is better), and "
         "links to the runs behind it.", verdict_finding([claim.verdict for claim in claims]))
-for claim in claims:
+
+
+def show(claim, heading=st.subheader) -> None:
+    """A claim: what is said, the verdict and why, the numbers, the paired differences, its runs."""
     spec = claim.spec
-    st.subheader(spec.title)
-    st.markdown(f"**The paper:** {spec.paper}")
+    heading(spec.title)
+    st.markdown(f"**{spec.said_by}:** {spec.paper}")
     VERDICT_BOX[claim.verdict](f"**{claim.verdict}**: {claim.why}")
     if claim.table.empty:
-        continue
+        return
     left, right = st.columns(2)
     left.markdown(f"{spec.label[0].upper() + spec.label[1:]}, mean ± std (seeds)")
     left.dataframe(claim.table, width="stretch")
@@ -46,3 +49,9 @@ for claim in claims:
         st.markdown("\n".join(f"- [{by_id[i].label}](layer-sparsity?run={i})" for i in claim.run_ids if i in by_id))
         if claim.command or shipped:
             recompute_commands(claim.command or shipped["command"])
+
+
+for claim in claims:
+    show(claim)
+    if claim.control is not None:
+        show(claim.control, heading=lambda title: st.markdown(f"#### {title}"))
