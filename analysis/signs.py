@@ -10,7 +10,7 @@ import pandas as pd
 
 from .findings import score_signs
 from .readme import markdown_table
-from .store import has_table, load_table, study_runs
+from .store import has_table, list_studies, load_table, study_runs
 
 COLUMNS = ["method", "seeds", "validation accuracy", "pruned scoring below 0", "all scores below 0"]
 
@@ -18,7 +18,7 @@ COLUMNS = ["method", "seeds", "validation accuracy", "pruned scoring below 0", "
 def sign_table(root, study: str = "compare", sparsity: float = 0.5) -> pd.DataFrame:
     """One row per method of `study` at `sparsity` whose runs recorded score histograms."""
     rows = []
-    for run in study_runs(root, study):
+    for run in study_runs(root, study) if study in list_studies(root) else []:
         if run.manifest.get("sparsity") != sparsity or not has_table(run, "weight_histograms"):
             continue
         signs = score_signs(load_table(run, "weight_histograms"))

@@ -43,3 +43,10 @@ def test_a_pruned_run_records_them_and_histograms_adds_them_to_a_run_without(smo
     (run.path / "weight_histograms.parquet").unlink()
     assert main(["histograms", "--runs", str(root)]) == 0
     pd.testing.assert_frame_equal(load_table(run, "weight_histograms"), recorded)
+
+
+def test_the_sign_block_says_which_study_a_runs_folder_lacks(tmp_path):
+    from analysis.signs import sign_block
+
+    text = sign_block(tmp_path, ("compare",))
+    assert "Study `compare`: no run at 50% with score histograms in this runs folder." in text
