@@ -153,7 +153,8 @@ def _recompute_rgv(path: Path, run_id: str) -> None:
     try:
         meta = pq.read_metadata(path)
         types = {field.name: field.type for field in meta.schema.to_arrow_schema()}
-        if not all(pa.types.is_floating(types.get(c, pa.null())) for c in ("numerator", "denominator")):
+        numeric = (pa.types.is_floating, pa.types.is_null)  # null: an empty table (a run with no fine-tuning)
+        if not all(c in types and any(ok(types[c]) for ok in numeric) for c in ("numerator", "denominator")):
             raise BundleError(f"{where} must have float columns numerator and denominator")
         if meta.num_rows > MAX_RECOMPUTED_ROWS:
             raise BundleError(f"{where} has {meta.num_rows} rows; at most {MAX_RECOMPUTED_ROWS}")

@@ -91,6 +91,7 @@ MANIFEST = {"runs/0123456789ab/manifest.json": json.dumps({"run_id": "0123456789
     (_parquet(pd.DataFrame({"numerator": ["a"], "denominator": ["b"]})), "float columns numerator and denominator"),
     (_parquet(pd.DataFrame({"numerator": [True], "denominator": [False]})), "float columns numerator and denominator"),
     (_parquet(pd.DataFrame({"numerator": np.zeros(2_000_001), "denominator": np.zeros(2_000_001)})), "rows; at most"),
+    (_parquet(pd.DataFrame(columns=["step", "numerator", "denominator"])), "not a finished run"),  # empty: passes
 ])
 def test_an_rgv_table_is_checked_before_its_rgv_is_recomputed(tmp_path, table, message):
     root = tmp_path / "runs"
