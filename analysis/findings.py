@@ -22,7 +22,8 @@ def accuracy_finding(table: pd.DataFrame, metric: str = "val_accuracy") -> str |
         return None
     at = pruned[pruned["sparsity"] == shared.index.max()].sort_values("mean", ascending=False)
     best, worst = at.iloc[0], at.iloc[-1]
-    reference = f", {100 * (dense.iloc[0] - best['mean']):.1f} points below dense" if len(dense) else ""
+    gap = 100 * (dense.iloc[0] - best["mean"]) if len(dense) else None
+    reference = "" if gap is None else f", {abs(gap):.1f} points {'below' if gap >= 0 else 'above'} dense"
     return (f"At {best['sparsity']:.0%}, {best['method']} keeps the most ({best['mean']:.3f}, mean of "
             f"{int(best['seeds'])} seed{'s' if best['seeds'] > 1 else ''}{reference}); {worst['method']} the least "
             f"({worst['mean']:.3f}).")

@@ -27,6 +27,8 @@ def test_accuracy_finding_reads_the_highest_sparsity_two_methods_share():
     assert accuracy_finding(table) == ("At 50%, magnitude keeps the most (0.870, mean of 2 seeds, 3.0 points below "
                                        "dense); random the least (0.700).")
     assert accuracy_finding(table[table["method"] != "random"]) is None
+    above = _runs([("dense", 0.0, 0, 0.85), ("magnitude", 0.5, 0, 0.86), ("random", 0.5, 0, 0.70)])
+    assert "0.860, mean of 1 seed, 1.0 points above dense" in accuracy_finding(above)
 
 
 def _layers(sparsities):

@@ -38,11 +38,10 @@ def show(claim, heading=st.subheader) -> None:
     VERDICT_BOX[claim.verdict](f"**{claim.verdict}**: {claim.why}")
     if claim.table.empty:
         return
-    left, right = st.columns(2)
-    left.markdown(f"{spec.label[0].upper() + spec.label[1:]}, mean ± std (seeds)")
-    left.dataframe(claim.table, width="stretch")
-    right.markdown(f"{spec.method} minus each baseline [95% interval], positive = better")
-    right.dataframe(comparison_grid(claim), width="stretch")
+    st.markdown(f"{spec.label[0].upper() + spec.label[1:]}, mean ± std (seeds)")  # full width: 50/70/90% fit
+    st.dataframe(claim.table, width="stretch")
+    st.markdown(f"{spec.method} minus each baseline [95% interval], positive = better")
+    st.dataframe(comparison_grid(claim), width="stretch")
     shipped = next((by_id[i].shipped for i in claim.run_ids if i in by_id and by_id[i].shipped), None)
     with st.expander(f"The {len(claim.run_ids)} runs behind it" + (" (shipped)" if shipped else "")
                      + " and the commands that recompute them"):
