@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 
 from .figures import empty_figure
 from .labels import ROLE_LABELS, ROLES
+from .noise import rgv_ratio
 
 PHASES = {"probe": "before pruning (dense weights, fixed)", "fine-tuning": "after pruning (its fine-tuning)"}
 
@@ -18,7 +19,7 @@ PHASES = {"probe": "before pruning (dense weights, fixed)", "fine-tuning": "afte
 def model_rgv(finetune_rgv: pd.DataFrame) -> pd.DataFrame:
     """step, rgv of the whole model."""
     sums = finetune_rgv.groupby("step", as_index=False)[["numerator", "denominator"]].sum()
-    sums["rgv"] = sums["numerator"] / sums["denominator"].where(sums["denominator"] > 0)
+    sums["rgv"] = rgv_ratio(sums)
     return sums.dropna(subset=["rgv"])[["step", "rgv"]]
 
 

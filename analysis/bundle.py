@@ -31,6 +31,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .noise import rgv_ratio
 from .solution_path import SolutionPath
 from .store import (
     OPTIONAL_TABLES,
@@ -54,8 +55,7 @@ SINGLE_PRECISION = ("finetune_rgv", "rgv", "sample", "weight_histograms")
 fine-tuning RGV alone is 15,000 rows), half as large; the metrics stay float64."""
 RECOMPUTED = ("finetune_rgv", "rgv")
 """Tables whose rgv column does not travel (a third of their bytes): import recomputes it as
-numerator / denominator where the denominator is positive, as gradstats does, from the float32
-columns (so to float32 precision)."""
+noise.rgv_ratio, as gradstats does, from the float32 columns (so to float32 precision)."""
 MAX_RECOMPUTED_ROWS = 2_000_000
 """Rows an RGV table may declare before import decodes it (a 400-step run's has 15,000)."""
 BUNDLED_TABLES = (*TABLES, *OPTIONAL_TABLES)
@@ -159,7 +159,7 @@ def _recompute_rgv(path: Path, run_id: str) -> None:
         if meta.num_rows > MAX_RECOMPUTED_ROWS:
             raise BundleError(f"{where} has {meta.num_rows} rows; at most {MAX_RECOMPUTED_ROWS}")
         frame = pd.read_parquet(path)
-        frame["rgv"] = frame["numerator"] / frame["denominator"].where(frame["denominator"] > 0)
+        frame["rgv"] = rgv_ratio(frame)
         frame.to_parquet(path, index=False)
     except BundleError:
         raise

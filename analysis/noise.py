@@ -13,10 +13,15 @@ from .labels import ROLE_LABELS, ROLES, layer_label
 CLASSES = ("SW", "TSW", "other")
 
 
+def rgv_ratio(sums: pd.DataFrame) -> pd.Series:
+    """RGV = numerator / denominator of each row; NaN where the denominator is 0 (no gradient)."""
+    return sums["numerator"] / sums["denominator"].where(sums["denominator"] > 0)
+
+
 def grouped_rgv(rgv: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """RGV per step and `by` (e.g. ["module", "subset"]): ratio of summed L1 norms."""
     sums = rgv.groupby(["step", *by], as_index=False)[["numerator", "denominator"]].sum()
-    sums["rgv"] = sums["numerator"] / sums["denominator"].where(sums["denominator"] > 0)
+    sums["rgv"] = rgv_ratio(sums)
     return sums.dropna(subset=["rgv"])
 
 

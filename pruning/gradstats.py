@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from analysis.noise import rgv_ratio
+
 from .architectures import PrunableWeight
 from .masks import get_masks, masks_version
 from .train import Callback, TrainState
@@ -112,7 +114,7 @@ def rgv_table(terms: list[RgvTerm], weights: dict[str, PrunableWeight]):
     frame["layer"] = [weights[n].table_layer for n in frame["name"]]
     frame["module"] = [weights[n].role for n in frame["name"]]
     grouped = frame.groupby(["step", "layer", "module", "subset"], as_index=False)[["numerator", "denominator"]].sum()
-    grouped["rgv"] = grouped["numerator"] / grouped["denominator"].where(grouped["denominator"] > 0)
+    grouped["rgv"] = rgv_ratio(grouped)
     return grouped
 
 
@@ -180,7 +182,7 @@ class StepNoise(Callback):
                 for t, pair in enumerate(torch.stack(self.rows).cpu() if self.rows else [])
                 for i, w in enumerate(self.weights)]
         frame = pd.DataFrame(rows, columns=["step", "layer", "module", "numerator", "denominator"])
-        frame["rgv"] = frame["numerator"] / frame["denominator"].where(frame["denominator"] > 0)
+        frame["rgv"] = rgv_ratio(frame)
         return frame
 
     def noise(self, batch_size: int):
