@@ -62,26 +62,25 @@ def config_diff(a: dict, b: dict) -> pd.DataFrame:
 
 NOT_A_SETTING = ("seed", "prune.sparsity", "spp.target", "spp.recover")
 """Config keys that a method's runs may differ in and still be pooled: seeds and the sparsity axis."""
-MEASUREMENT_ONLY = ("probe.", ".eval_every")
-"""Keys (by prefix, by suffix) that change what a run records, not its result: the noise probe runs
-after fine-tuning, in eval mode, with its own seed; evaluations run in eval mode without gradients."""
+MEASUREMENT_PREFIXES, MEASUREMENT_SUFFIXES = ("probe.",), (".eval_every",)
+"""Keys that change what a run records, not its result: the noise probe runs after fine-tuning, in
+eval mode, with its own seed; evaluations run in eval mode without gradients."""
 
 
 def pooled_settings(runs: list[Run]) -> dict[str, dict[str, list[str]]]:
     """method -> {config key: its distinct values, as text} for every key besides NOT_A_SETTING and
-    MEASUREMENT_ONLY in which the method's finished runs differ: pooled as seeds of one method,
-    their mean mixes set-ups."""
+    the measurement-only keys in which the method's finished runs differ: pooled as seeds of one
+    method, their mean mixes set-ups."""
+    configs: dict[str, list[dict]] = {}
+    for run in runs:
+        if run.status == "done":
+            configs.setdefault(run.method, []).append(_flat(run.manifest.get("config") or {}))
     found = {}
-    for method in dict.fromkeys(run.method for run in runs if run.status == "done"):
-        flats = [_flat(run.manifest.get("config") or {}) for run in runs
-                 if run.status == "done" and run.method == method]
-        differing = {}
-        for key in sorted(set().union(*flats) - set(NOT_A_SETTING)):
-            if key.startswith(MEASUREMENT_ONLY[0]) or key.endswith(MEASUREMENT_ONLY[1]):
-                continue
-            values = {_text(flat.get(key)) for flat in flats}
-            if len(values) > 1:
-                differing[key] = sorted(values)
+    for method, flats in configs.items():
+        keys = sorted(key for key in set().union(*flats) - set(NOT_A_SETTING)
+                      if not key.startswith(MEASUREMENT_PREFIXES) and not key.endswith(MEASUREMENT_SUFFIXES))
+        values = {key: sorted({_text(flat.get(key)) for flat in flats}) for key in keys}
+        differing = {key: seen for key, seen in values.items() if len(seen) > 1}
         if differing:
             found[method] = differing
     return found
