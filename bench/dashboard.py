@@ -12,6 +12,8 @@ first visit after the server started, "warm" the median of later ones. redraw: f
 input to a chart drawn differently (the Solution path figure's own slider redraws in the browser).
 idle: the server's CPU time over 30 s with a tab open and nothing touched, from 15 s after its
 first chart was drawn (the page's other charts and reruns done), in % of one core.
+floor: the same first paint and slider redraw on bench/floor_page.py (a bare Streamlit page
+with one 3-point Plotly chart), the least any page with a chart can take in this browser.
 """
 
 import os
@@ -70,12 +72,13 @@ def _bert_base_runs() -> Path:
     return root
 
 
-def serve(root: Path) -> tuple[subprocess.Popen, str]:
+def serve(root: Path, script: str = "app.py") -> tuple[subprocess.Popen, str]:
+    """`script` (a path from the repository root) served by Streamlit on a free port, reading `root`."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)], cwd=ROOT,
+        [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port)], cwd=ROOT,
         env={**os.environ, "PRUNESCOPE_RUNS": str(root)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     for _ in range(240):
@@ -174,10 +177,10 @@ CONTROLS = {
 """name -> (page, (the control's selector, make(tab) -> the action))"""
 
 
-def _redraws(browser, url: str, repeats: int) -> dict:
+def _redraws(browser, url: str, repeats: int, controls: dict = CONTROLS) -> dict:
     """Median redraw per control (controls a page does not have for these runs are left out)."""
     out = {}
-    for name, (page, (selector, make)) in CONTROLS.items():
+    for name, (page, (selector, make)) in controls.items():
         drawn, tab = paint(browser, url, page, CHART)
         if drawn is None or tab.locator(selector).count() == 0:
             tab.context.close()
@@ -211,6 +214,16 @@ def _idle(browser, url: str, process: subprocess.Popen, seconds: float = 30.0) -
     return round(100 * used / (time.perf_counter() - start), 2)
 
 
+def _floor(browser, repeats: int) -> dict:
+    """First paint and slider redraw of bench/floor_page.py."""
+    process, url = serve(ROOT, "bench/floor_page.py")
+    try:
+        paints = _first_paints(browser, url, {"": CHART}, repeats)[""]
+        return {**paints, "redraw_ms": _redraws(browser, url, repeats, {"slider": ("", _slider())})["slider"]}
+    finally:
+        process.terminate()
+
+
 def main(repeats: int = 3) -> None:
     root = _bert_base_runs() if SETTINGS["model"] == "bert-base" else runs_root()
     if not any(r.status == "done" for r in list_runs(root)):
@@ -222,6 +235,7 @@ def main(repeats: int = 3) -> None:
             baseline = _first_paints(browser, url, dict([EMPTY]), repeats)["runs"]
         finally:
             process.terminate()
+        floor = _floor(browser, repeats)
         process, url = serve(root)
         try:
             pages = _first_paints(browser, url, PAGES, repeats)
@@ -233,5 +247,7 @@ def main(repeats: int = 3) -> None:
     for times in (t for t in pages.values() if isinstance(t, dict)):
         times["cold_ratio"] = round(times["cold_s"] / baseline["cold_s"], 2)
         times["warm_ratio"] = round(times["warm_s"] / baseline["warm_s"], 2)
-    report("dashboard", runs=len(list_runs(root)), empty_page=baseline, first_paint=pages, redraw_ms=redraws,
+        times["warm_over_floor"] = round(times["warm_s"] / floor["warm_s"], 2)
+    report("dashboard", runs=len(list_runs(root)), empty_page=baseline, floor_page=floor, first_paint=pages,
+           redraw_ms=redraws,
            idle_cpu_percent=idle)
