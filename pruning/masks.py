@@ -321,10 +321,12 @@ class GrowingPool:
     (ties: the latest go first, as in masks_from_scores), and a step reads the pool only. When it
     runs short it is refilled by one pass, B read off a strided sample at the rank of
     max(`ahead`·r, `least`) kept entries. Within the pool the r lowest are found as prune_lowest
-    finds them (_lowest); where that misses, prune_lowest itself runs and the pool is refilled."""
+    finds them (_lowest); where that misses, prune_lowest itself runs and the pool is refilled.
+    A pool that would hold more than `most` of the kept entries (a step that prunes a large share,
+    early in a short window) is not made: prune_lowest runs, and the indices are not held."""
 
-    def __init__(self, ahead: int = 8, least: int = 4096):
-        self.ahead, self.least = ahead, least
+    def __init__(self, ahead: int = 8, least: int = 4096, most: float = 0.25):
+        self.ahead, self.least, self.most = ahead, least, most
         self.index: list[torch.Tensor] | None = None
         self.bound, self.alive = -math.inf, 0
 
@@ -337,10 +339,9 @@ class GrowingPool:
             self.alive = sum(int(torch.count_nonzero(kept[n])) for n in names)
         r = self.alive - round((1.0 - sparsity) * sum(kept[n].numel() for n in names))
         found = self._lowest(scores, names, r) if self.index is not None else None
-        if found is None:
-            self._fill(scores, kept, names, r)
+        if found is None and self._fill(scores, kept, names, r):
             found = self._lowest(scores, names, r)
-        if found is None:  # heavy ties at the bound: the general search, and a fresh pool next step
+        if found is None:  # no pool, or heavy ties at its bound: the general search, a fresh pool next step
             _, removed = prune_lowest(scores, kept, sparsity)
             self.index = None
         else:
@@ -350,14 +351,19 @@ class GrowingPool:
             kept[name].view(-1)[index.to(kept[name].device)] = False
         return removed
 
-    def _fill(self, scores: Scores, kept: Masks, names: list[str], r: int) -> None:
+    def _fill(self, scores: Scores, kept: Masks, names: list[str], r: int) -> bool:
+        """Refill the pool; False (and no pool) where it would hold more than `most` of the kept."""
         flats = [scores[n].detach().reshape(-1).float() for n in names]
         allow = [kept[n].to(f.device).reshape(-1) for n, f in zip(names, flats, strict=True)]
         self.alive = sum(int(torch.count_nonzero(a)) for a in allow)
         share = max(self.ahead * max(r, 1), self.least) / max(self.alive, 1)
-        bounds = _sample_bounds(flats, allow, 1 - share) if share < 1 else None
+        if share > self.most:
+            self.index = None
+            return False
+        bounds = _sample_bounds(flats, allow, 1 - share)
         self.bound = bounds[1] if bounds is not None else math.inf
         self.index = [_select(f <= self.bound, a).nonzero().squeeze(1) for f, a in zip(flats, allow, strict=True)]
+        return True
 
     def _lowest(self, scores: Scores, names: list[str], r: int) -> list[torch.Tensor] | None:
         """The r lowest pool entries, per name (and the pool without them); None if the pool is

@@ -316,10 +316,29 @@ def test_prune_lowest_equals_masks_from_scores_within_the_kept(seed, first, step
     assert all(torch.equal(kept[n], kept[n]) for n in shapes)
 
 
+def test_no_pool_is_held_where_it_would_hold_more_than_most_of_the_kept():
+    """A step that prunes a large share searches all kept entries and holds no indices; a later,
+    smaller step fills a pool of at most `most` of them; both prune exactly the lowest."""
+    from pruning.masks import GrowingPool
+
+    g = torch.Generator().manual_seed(0)
+    scores = {"a.weight": torch.rand(100, 100, generator=g)}
+    kept = {"a.weight": torch.ones(100, 100, dtype=torch.bool)}
+    pool = GrowingPool(ahead=8, least=16, most=0.25)
+    for sparsity, pooled in ((0.2, False), (0.21, True)):  # r = 2,000 then 100 of 8,000 kept
+        scores["a.weight"] += torch.rand(100, 100, generator=g) * kept["a.weight"]
+        expected = masks_from_scores(scores, sparsity, "global", within=kept)
+        pool.prune(scores, kept, sparsity)
+        assert torch.equal(kept["a.weight"], expected["a.weight"])
+        assert (pool.index is not None) == pooled
+    assert sum(i.numel() for i in pool.index) <= 0.25 * 8_000
+
+
 @settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 10_000), first=st.floats(0, 0.5), levels=st.sampled_from([0, 3, 1000]),
-       least=st.sampled_from([1, 64, 4096]), steps=st.integers(1, 12))
-def test_the_growing_pool_prunes_what_masks_from_scores_prunes_step_after_step(seed, first, levels, least, steps):
+       least=st.sampled_from([1, 64, 4096]), steps=st.integers(1, 12), most=st.sampled_from([0.25, 1.0]))
+def test_the_growing_pool_prunes_what_masks_from_scores_prunes_step_after_step(seed, first, levels, least, steps,
+                                                                               most):
     """Scores that only grow (random non-negative increments, heavy ties when levels is small):
     at every step the pool's masks equal masks_from_scores within the kept, and what it reports
     removed is exactly what changed."""
@@ -333,7 +352,7 @@ def test_the_growing_pool_prunes_what_masks_from_scores_prunes_step_after_step(s
 
     scores = {n: increment(s) for n, s in shapes.items()}
     kept = masks_from_scores(scores, first, "global")
-    pool = GrowingPool(ahead=2, least=least)
+    pool = GrowingPool(ahead=2, least=least, most=most)
     for sparsity in torch.linspace(first, 0.95, steps + 1)[1:].tolist():
         for n, s in shapes.items():
             scores[n] += increment(s) * kept[n]
