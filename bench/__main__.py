@@ -1,4 +1,4 @@
-"""python -m bench NAME [--repeats N] [--model minilm|bert-base] [--device cpu|cuda]"""
+"""python -m bench NAME [--repeats N] [--model minilm|bert-base] [--device cpu|cuda] [--record]"""
 
 import argparse
 
@@ -16,6 +16,8 @@ parser.add_argument("name", choices=sorted(BENCHES))
 parser.add_argument("--repeats", type=int, default=7)
 parser.add_argument("--model", choices=MODELS, default="minilm", help="minilm, or bert-base shapes (random weights)")
 parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+parser.add_argument("--record", action="store_true",
+                    help="also append the result to bench/results.jsonl (the README's bench tables)")
 args = parser.parse_args()
-configure(args.model, args.device)
+configure(args.model, args.device, args.record)
 BENCHES[args.name](repeats=args.repeats)

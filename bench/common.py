@@ -17,15 +17,18 @@ from pruning.data import encode_texts, load_examples, split
 from pruning.devices import describe, resolve_device
 from pruning.models import load_model, load_tokenizer
 
+from .results import record
+
 MODELS = ("minilm", "bert-base")
-SETTINGS = {"model": "minilm", "device": torch.device("cpu")}
+SETTINGS = {"model": "minilm", "device": torch.device("cpu"), "record": False}
 
 
-def configure(model: str = "minilm", device: str = "cpu") -> None:
-    """Choose the model (one of MODELS) and the device every bench in this process uses."""
+def configure(model: str = "minilm", device: str = "cpu", record: bool = False) -> None:
+    """Choose the model (one of MODELS) and the device every bench in this process uses, and
+    whether its results are appended to bench/results.jsonl."""
     if model not in MODELS:
         raise ValueError(f"model: {model!r}; allowed: {', '.join(MODELS)}")
-    SETTINGS.update(model=model, device=resolve_device(device))
+    SETTINGS.update(model=model, device=resolve_device(device), record=record)
 
 
 def bench_batch(batch_size: int = 32, seq_len: int = 64) -> dict[str, torch.Tensor]:
@@ -72,7 +75,11 @@ def interleaved(candidates: dict[str, Callable[[], None]], repeats: int, warmup:
     return cost.interleaved(candidates, repeats, warmup, SETTINGS["device"])
 
 
-def report(name: str, **figures) -> None:
-    """One JSON line: the bench, its figures, the model, the device and the CPU threads."""
-    print(json.dumps({"bench": name, **figures, "model": SETTINGS["model"], **describe(SETTINGS["device"]),
-                      "threads": torch.get_num_threads()}))
+def report(name: str, goals: dict[str, str] | None = None, **figures) -> None:
+    """One JSON line: the bench, its figures, the model, the device, the CPU threads and the goals
+    ("<= X" or ">= X" per figure name or pattern); recorded too when the run asked for it."""
+    line = {"bench": name, **figures, "model": SETTINGS["model"], **describe(SETTINGS["device"]),
+            "threads": torch.get_num_threads(), "goals": goals or {}}
+    print(json.dumps(line))
+    if SETTINGS["record"]:
+        record(line)

@@ -249,5 +249,6 @@ def main(repeats: int = 3) -> None:
         times["warm_ratio"] = round(times["warm_s"] / baseline["warm_s"], 2)
         times["warm_over_floor"] = round(times["warm_s"] / floor["warm_s"], 2)
     report("dashboard", runs=len(list_runs(root)), empty_page=baseline, floor_page=floor, first_paint=pages,
-           redraw_ms=redraws,
-           idle_cpu_percent=idle)
+           redraw_ms=redraws, idle_cpu_percent=idle,
+           goals={"first_paint.*.cold_s": "<= 2", "first_paint.*.warm_s": "<= 2",
+                  "redraw_ms.solution-path*": "<= 50", "redraw_ms.*": "<= 300", "idle_cpu_percent": "< 1"})

@@ -5,6 +5,8 @@ from analysis.readme import read_block
 from analysis.report import evaluate, render_markdown, study_costs
 from analysis.signs import sign_block
 from analysis.structured_compare import structured_block
+from bench.results import load as load_bench
+from bench.results import render as render_bench
 from pruning.bad_inputs import bad_inputs_markdown
 from pruning.catalogue import methods_markdown
 
@@ -38,3 +40,8 @@ def test_algorithms_reference_resolves():
         for line in path.read_text().splitlines():
             if "ALGORITHMS.md" in line and "test_readme" not in path.name:
                 assert "docs/ALGORITHMS.md" in line, f"{path.name}: {line.strip()}"
+
+
+def test_bench_tables_are_the_recorded_results():
+    assert read_block(ROOT / "README.md", "bench") == render_bench(load_bench()), (
+        "run: python -m bench.results --readme README.md")
