@@ -46,6 +46,9 @@ CLAIMS = (
     ClaimSpec("pre", "SEVENpre against the one-shot baselines (the paper's Table I in our form)",
               "Pruned before fine-tuning, SEVENpre is more accurate than SNIP, GraSP, magnitude and random.",
               "compare", "SEVENpre", ("SNIP", "GraSP", "magnitude", "random"), label="validation accuracy"),
+    ClaimSpec("pre-budget", "SEVENpre against SNIP at a fair budget (400 steps of recovery)",
+              "Pruned before fine-tuning, SEVENpre is more accurate than SNIP.", "budget", "SEVENpre", ("SNIP",),
+              label="validation accuracy"),
     ClaimSpec("iterative", "SEVENpre against iterating the noise-blind score",
               "SEVEN's gain comes from correcting the gradients, not from iterating: it beats Iter-SNIP and FORCE.",
               "compare", "SEVENpre", ("Iter-SNIP", "FORCE"), label="validation accuracy"),
@@ -203,8 +206,9 @@ def render_markdown(claims: list[Claim], costs: pd.DataFrame | None = None) -> s
         if claim.control is not None:
             parts += _claim_markdown(claim.control)
     if costs is not None and not costs.empty:
-        parts.append("What each study cost on the 2-core CPU (the manifests' timings; the dense runs not "
-                     "counted):\n\n" + markdown_table(costs.set_index("study")))
+        parts.append("What each study cost on the 2-core CPU (the manifests' timings, median per run, so that a "
+                     "run paused or slowed by the shared machine does not count its wait; hours = runs x the "
+                     "median run; the dense runs not counted):\n\n" + markdown_table(costs.set_index("study")))
     return "\n\n".join(parts)
 
 
@@ -225,15 +229,16 @@ STUDIES = ("compare", "pooler", "ablation", "budget", "trec", "sms")
 
 
 def study_costs(root=None) -> pd.DataFrame:
-    """What each study cost: its finished runs, their total hours and the mean seconds per run
-    spent pruning, fine-tuning, evaluating and probing (from the manifests' timings)."""
+    """What each study cost: its finished runs, their hours (runs x the median run) and the median
+    seconds per run spent pruning, fine-tuning, evaluating and probing (from the manifests'
+    timings). Medians, not sums: a run paused or slowed by a shared machine is one outlier."""
     rows = []
     for study in (s for s in STUDIES if s in list_studies(root)):
         runs = study_runs(root, study)
         timings = pd.DataFrame([r.manifest.get("timings", {}) for r in runs])
-        hours = sum(r.manifest.get("duration_s") or 0 for r in runs) / 3600
+        hours = len(runs) * pd.Series([r.manifest.get("duration_s") or 0 for r in runs]).median() / 3600
         rows.append({"study": study, "runs": len(runs), "hours": f"{hours:.1f}",
-                     **{f"{stage} s/run": f"{timings[stage].mean():.0f}" if stage in timings else "-"
+                     **{f"{stage} s/run": f"{timings[stage].median():.0f}" if stage in timings else "-"
                         for stage in ("prune", "fine-tune", "evaluate", "probe")}})
     return pd.DataFrame(rows)
 

@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from safetensors.numpy import load_file, save_file
 
+from .commands import covering_commands
 from .labels import method_color
 from .weight_histograms import COLUMNS as HISTOGRAM_COLUMNS
 
@@ -416,15 +417,16 @@ def _study_path(root: str | Path | None, study: str) -> Path:
 
 
 def write_study(root: str | Path | None, study: str, runs: list[dict], command: str = "") -> Path:
-    """Record a study: its name, planned runs ({run_id, method, sparsity, seed}) and the commands
-    that computed them, atomically. A study grows: runs already recorded stay (a sweep over more
-    seeds, or over a subset, adds to it); delete the file to start a study afresh."""
+    """Record a study: its name, planned runs ({run_id, method, sparsity, seed}) and the fewest
+    commands that recompute them (analysis/commands.py), atomically. A study grows: runs already
+    recorded stay (a sweep over more seeds, or over a subset, adds to it); delete the file to
+    start a study afresh."""
     path = _study_path(root, study)
     before = json.loads(path.read_text()) if path.exists() else {"runs": [], "command": ""}
     known = {entry.get("run_id") for entry in runs}
     merged = [entry for entry in before.get("runs", []) if entry.get("run_id") not in known] + runs
-    commands = [c for c in (*before.get("command", "").split(" && "), command) if c]
-    write_json(path, {"study": study, "command": " && ".join(dict.fromkeys(commands)), "runs": merged}, indent=1)
+    commands = covering_commands([c for c in f"{before.get('command', '')} && {command}".split(" && ") if c])
+    write_json(path, {"study": study, "command": " && ".join(commands), "runs": merged}, indent=1)
     return path
 
 
