@@ -32,9 +32,9 @@ def _grid(config: str) -> dict | None:
     return sweep if all(isinstance(sweep.get(axis), list) for axis in AXES) else None
 
 
-def _slice(command: str) -> tuple[tuple, dict] | None:
-    """(config, the other overrides) and the command's axes; None for a command that is not a
-    sweep of a config at hand with `--set` overrides only."""
+def _slice(command: str) -> tuple[tuple, dict, dict] | None:
+    """(config, the other overrides), the command's axes and the config's own grid; None for a
+    command that is not a sweep of a config at hand with `--set` overrides only."""
     try:
         words = shlex.split(command)
     except ValueError:
@@ -48,22 +48,28 @@ def _slice(command: str) -> tuple[tuple, dict] | None:
     axes, others = {axis: grid[axis] for axis in AXES}, []
     for assignment in rest[1::2]:
         key, _, text = assignment.partition("=")
-        if key.removeprefix("sweep.") in AXES and key.startswith("sweep."):
-            axes[key.removeprefix("sweep.")] = _value(text)
+        section, _, field = key.partition(".")
+        if section == "sweep" and field in AXES:
+            axes[field] = _value(text)
         else:
             others.append(assignment)
     if not all(isinstance(values, list) for values in axes.values()):
         return None
-    return (config, tuple(others)), axes
+    return (config, tuple(others)), axes, grid
+
+
+def _keys(values: list) -> frozenset:
+    """An axis's values as comparable keys (TOML values may be unhashable or 0.5 == 0.50)."""
+    return frozenset(map(json.dumps, values))
 
 
 def _cells(axes: dict) -> frozenset:
-    return frozenset(itertools.product(*(map(json.dumps, axes[a]) for a in AXES)))
+    return frozenset(itertools.product(*(_keys(axes[a]) for a in AXES)))
 
 
 def _merged(a: dict, b: dict, grid: dict) -> dict | None:
     """One slice for two that differ on one axis only (their union is then exact), else None."""
-    differ = [axis for axis in AXES if set(map(json.dumps, a[axis])) != set(map(json.dumps, b[axis]))]
+    differ = [axis for axis in AXES if _keys(a[axis]) != _keys(b[axis])]
     if len(differ) != 1:
         return None
     axis = differ[0]
@@ -92,8 +98,7 @@ def _fewest(slices: list[dict], grid: dict) -> list[dict]:
 
 
 def _command(config: str, others: tuple, axes: dict, grid: dict) -> str:
-    narrowed = [f"sweep.{axis}={json.dumps(axes[axis])}" for axis in AXES
-                if set(map(json.dumps, axes[axis])) != set(map(json.dumps, grid[axis]))]
+    narrowed = [f"sweep.{axis}={json.dumps(axes[axis])}" for axis in AXES if _keys(axes[axis]) != _keys(grid[axis])]
     return " ".join(["python -m pruning sweep", config, *(f"--set {shlex.quote(o)}" for o in (*others, *narrowed))])
 
 
@@ -110,6 +115,6 @@ def covering_commands(commands: list[str]) -> list[str]:
         if found is None:
             out.append(command)
         elif found[0] in groups:
-            (config, others), grid = found[0], _grid(found[0][0])
+            (config, others), _, grid = found
             out += [_command(config, others, axes, grid) for axes in _fewest(groups.pop(found[0]), grid)]
     return out

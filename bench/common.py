@@ -77,7 +77,7 @@ def interleaved(candidates: dict[str, Callable[[], None]], repeats: int, warmup:
 
 def report(name: str, goals: dict[str, str] | None = None, **figures) -> None:
     """One JSON line: the bench, its figures, the model, the device, the CPU threads and the goals
-    ("<= X" or ">= X" per figure name or pattern); recorded too when the run asked for it."""
+    ("OP X", OP one of <=, <, >=, >, per figure name or pattern); recorded too when the run asked."""
     line = {"bench": name, **figures, "model": SETTINGS["model"], **describe(SETTINGS["device"]),
             "threads": torch.get_num_threads(), "goals": goals or {}}
     print(json.dumps(line))
